@@ -1,0 +1,1 @@
+"""HiMA: Hierarchical Memory-Aware Training for PyTorch."""
