@@ -1,0 +1,185 @@
+"""The run configuration: one dataclass, resolved as preset defaults < config file < command-line flags.
+
+Keys of a config file are exactly the field names below; an unknown key is an error (a typo must not be
+silently ignored). HiMA settings left at None use the engine's own defaults.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+
+from .model import MODEL_PRESETS
+
+METHODS = ("full", "hima", "random-static", "hima-no-warm")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value or file; the CLI turns it into exit code 2."""
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "tiny"
+    data: str | None = None
+    out: str | None = None
+    run_id: str | None = None  # default: the name of the out directory
+    max_steps: int = 400
+    batch_size: int = 16
+    block_size: int | None = None  # default: the preset's context length
+    data_order: str = "random"  # "random" | "sequential" (see data.py)
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0  # 0 disables clipping
+    eval_every: int = 100  # 0: only at the end
+    eval_batches: int = 4
+    checkpoint_every: int = 0  # 0: only on stop / at the end
+    keep_checkpoints: int = 3
+    log_every: int = 1  # a step event every N steps (timing is averaged over the interval)
+    memory_every: int = 25  # a memory event every N steps (and after every re-tier)
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: bool = False  # per-block torch.compile (compile_per_block), never whole-model
+    method: str = "hima"
+    # HiMA engine settings (None: the engine's default)
+    hot: float = 0.3
+    warm: float = 0.6
+    retier_every: int | None = 25
+    first_retier: int | None = 25
+    warm_every: int | None = 4
+    warm_lr_scale: float | None = None
+    score_beta: float | None = None
+    probe_every: int | None = None
+    hysteresis: float | None = None
+    random_cold_fraction: float | None = None
+    pin_embeddings: str | None = None
+    pin_norms: str | None = None
+    cold_state: str | None = None
+    warm_skip_backward: bool | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# Training defaults per preset (the model architecture itself lives in model.MODEL_PRESETS).
+PRESET_DEFAULTS: dict[str, dict] = {
+    "tiny": {},  # the dataclass defaults are the CPU demo's
+    "small": {
+        "max_steps": 5000, "batch_size": 16, "lr": 6e-4, "min_lr": 6e-5, "warmup_steps": 200,
+        "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
+        "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential",
+    },
+    "medium": {
+        "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
+        "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
+        "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential",
+    },
+}
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+_OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
+_ENGINE_KEYS = (
+    "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every",
+    "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "cold_state", "warm_skip_backward",
+)
+
+
+def _type_of(name: str) -> type:
+    text = str(_FIELDS[name].type)
+    for t in (bool, int, float, str):  # bool before int: bool is an int subclass
+        if text.startswith(t.__name__):
+            return t
+    raise AssertionError(f"unhandled config type {text}")
+
+
+def _coerce(name: str, value, source: str):
+    """Check one value's type; ints are accepted for float fields."""
+    if value is None:
+        if name in _OPTIONAL:
+            return None
+        raise ConfigError(f"{source}: '{name}' must not be null")
+    want = _type_of(name)
+    if want is bool:
+        ok = isinstance(value, bool)
+    elif want is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif want is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok:
+            value = float(value)
+            ok = math.isfinite(value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{source}: '{name}' must be {want.__name__}, got {value!r}")
+    return value
+
+
+def load_config_file(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a JSON object")
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
+    return {k: _coerce(k, v, f"config file {path}") for k, v in raw.items()}
+
+
+def resolve_config(file_values: dict, flag_values: dict) -> TrainConfig:
+    """Preset defaults < config file < flags (flags only contain what the user actually passed)."""
+    preset = flag_values.get("preset") or file_values.get("preset") or TrainConfig.preset
+    if preset not in MODEL_PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(MODEL_PRESETS)}")
+    merged = {**PRESET_DEFAULTS[preset], **file_values, **flag_values, "preset": preset}
+    unknown = sorted(set(merged) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+    cfg = TrainConfig(**{k: _coerce(k, v, "setting") for k, v in merged.items()})
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    def need(cond: bool, message: str) -> None:
+        if not cond:
+            raise ConfigError(message)
+
+    need(cfg.data is not None, "no data directory given (--data <dir with train.bin, val.bin, meta.json>)")
+    need(cfg.out is not None, "no output directory given (--out <run dir>)")
+    need(cfg.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
+    need(cfg.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    need(cfg.data_order in ("random", "sequential"), f"data_order must be random or sequential, got {cfg.data_order!r}")
+    need(cfg.run_id is None or bool(RUN_ID.match(cfg.run_id)), f"run id {cfg.run_id!r} must match {RUN_ID.pattern}")
+    need(cfg.max_steps >= 0, "max_steps must be >= 0")
+    need(cfg.batch_size >= 1, "batch_size must be >= 1")
+    need(cfg.block_size is None or cfg.block_size >= 1, "block_size must be >= 1")
+    need(cfg.lr > 0 and 0 <= cfg.min_lr <= cfg.lr, "need lr > 0 and 0 <= min_lr <= lr")
+    need(cfg.warmup_steps >= 0 and cfg.weight_decay >= 0 and cfg.grad_clip >= 0, "warmup_steps, weight_decay, grad_clip must be >= 0")
+    need(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "beta1 and beta2 must be in [0, 1)")
+    need(cfg.eval_every >= 0 and cfg.eval_batches >= 1, "eval_every must be >= 0 and eval_batches >= 1")
+    need(cfg.checkpoint_every >= 0 and cfg.keep_checkpoints >= 1, "checkpoint_every must be >= 0 and keep_checkpoints >= 1")
+    need(cfg.log_every >= 1 and cfg.memory_every >= 1, "log_every and memory_every must be >= 1")
+    need(0 <= cfg.hot <= cfg.warm <= 1, f"cutoffs need 0 <= hot <= warm <= 1, got hot={cfg.hot} warm={cfg.warm}")
+
+
+def engine_settings(cfg: TrainConfig) -> dict:
+    """Keyword arguments for HiMAConfig: the method, cutoffs, seed and every HiMA setting that is set."""
+    kw = {"method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "seed": cfg.seed}
+    kw.update({k: getattr(cfg, k) for k in _ENGINE_KEYS if getattr(cfg, k) is not None})
+    return kw
