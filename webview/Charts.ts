@@ -1,0 +1,226 @@
+// The panel's uPlot charts: loss (raw, EMA, validation points; log-y toggle), tokens/s, memory, tier counts.
+// The host sends downsampled series; the EMA is computed here so the smoothing slider needs no round trip.
+// Charts are rebuilt only on theme change, log-y toggle or a change in which series have data; otherwise setData.
+import uPlot from "uplot";
+import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
+import type { ChartData, Charts as ChartsData } from "../common/messages";
+import type { Theme } from "./theme";
+import { formatBytes, formatCount } from "./format";
+
+type SeriesSpec = { key: string; label: string; color: (t: Theme) => string; points?: boolean; dash?: number[] };
+
+const HEIGHT = 150;
+
+/** Exponential moving average with bias correction (as TensorBoard does), skipping gaps. */
+export function ema(values: Array<number | null>, smoothing: number): Array<number | null> {
+  let avg = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) return null;
+    avg = smoothing * avg + (1 - smoothing) * v;
+    n++;
+    return smoothing > 0 ? avg / (1 - Math.pow(smoothing, n)) : v;
+  });
+}
+
+class Chart {
+  readonly element = document.createElement("div");
+  private readonly plotHost = document.createElement("div");
+  private plot: uPlot | null = null;
+  private shownKeys = "";
+  private data: ChartData = { x: [], series: {} };
+
+  constructor(
+    readonly name: string,
+    title: string,
+    private readonly specs: SeriesSpec[],
+    private readonly yFormat: (v: number) => string,
+    private theme: Theme,
+    private readonly transform: (d: ChartData) => ChartData = (d) => d,
+    private logY = false,
+  ) {
+    this.element.className = "chart";
+    this.element.dataset.chart = name;
+    this.element.dataset.points = "0";
+    const h = document.createElement("h3");
+    h.textContent = title;
+    this.element.append(h, this.plotHost);
+  }
+
+  /** Appends a control (smoothing slider, log toggle) to the chart's heading row. */
+  addControl(control: HTMLElement): void {
+    this.element.querySelector("h3")!.append(control);
+  }
+
+  setData(data: ChartData): void {
+    this.data = data;
+    this.render();
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.rebuild();
+  }
+
+  setLogY(logY: boolean): void {
+    this.logY = logY;
+    this.rebuild();
+  }
+
+  resize(): void {
+    this.plot?.setSize({ width: this.width(), height: HEIGHT });
+  }
+
+  render(): void {
+    const d = this.transform(this.data);
+    const keys = this.specs.filter((s) => d.series[s.key]?.some((v) => v !== null)).map((s) => s.key);
+    if (keys.join() !== this.shownKeys || !this.plot) {
+      this.shownKeys = keys.join();
+      this.rebuild();
+      return;
+    }
+    this.plot.setData(this.aligned(d, keys));
+    this.element.dataset.points = String(d.x.length);
+  }
+
+  private width(): number {
+    return Math.max(120, this.element.clientWidth - 4);
+  }
+
+  private aligned(d: ChartData, keys: string[]): uPlot.AlignedData {
+    const ys = keys.map((k) => {
+      const s = d.series[k];
+      // Log scales cannot show zero or negative values; those become gaps.
+      return this.logY ? s.map((v) => (v !== null && v > 0 ? v : null)) : s;
+    });
+    return [d.x, ...ys] as uPlot.AlignedData;
+  }
+
+  private rebuild(): void {
+    this.plot?.destroy();
+    this.plot = null;
+    const d = this.transform(this.data);
+    const keys = this.shownKeys ? this.shownKeys.split(",") : [];
+    const t = this.theme;
+    const axis = { stroke: t.muted, grid: { stroke: t.border, width: 1 }, ticks: { stroke: t.border, width: 1 } };
+    const series: uPlot.Series[] = [{ label: "step" }];
+    for (const key of keys) {
+      const spec = this.specs.find((s) => s.key === key)!;
+      const color = spec.color(t);
+      series.push({
+        label: spec.label,
+        stroke: color,
+        width: 1.5,
+        dash: spec.dash,
+        spanGaps: !spec.points,
+        value: (_u, v) => (v === null || v === undefined ? "—" : this.yFormat(v)),
+        ...(spec.points ? { paths: () => null, points: { show: true, size: 6, stroke: color, fill: color } } : { points: { show: false } }),
+      });
+    }
+    this.plot = new uPlot(
+      {
+        width: this.width(),
+        height: HEIGHT,
+        series,
+        scales: { x: { time: false }, y: this.logY ? { distr: 3 } : {} },
+        axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? "" : this.yFormat(v))) }],
+        legend: { show: true },
+        cursor: { drag: { x: true, y: false } },
+      },
+      this.aligned(d, keys),
+      this.plotHost,
+    );
+    this.element.dataset.points = String(d.x.length);
+  }
+}
+
+export class Charts {
+  readonly element = document.createElement("section");
+  private readonly charts: Chart[];
+  private smoothing = 0.9;
+
+  constructor(theme: Theme) {
+    this.element.className = "charts";
+    const s = (i: number) => (t: Theme) => t.series[i];
+    const loss = new Chart(
+      "loss",
+      "Loss",
+      [
+        { key: "loss", label: "loss", color: (t) => t.muted },
+        { key: "ema", label: "loss (EMA)", color: s(0) },
+        { key: "val_loss", label: "val loss", color: s(1), points: true },
+      ],
+      (v) => v.toPrecision(3),
+      theme,
+      (d) => ({ x: d.x, series: { ...d.series, ema: ema(d.series.loss ?? [], this.smoothing) } }),
+    );
+    loss.addControl(this.smoothingControl(() => loss.render()));
+    loss.addControl(this.logToggle((on) => loss.setLogY(on)));
+    const throughput = new Chart("throughput", "Tokens / s", [{ key: "tokens_per_s", label: "tokens/s", color: s(2) }], formatCount, theme);
+    const memory = new Chart(
+      "memory",
+      "Memory",
+      [
+        { key: "allocated", label: "allocated", color: s(0) },
+        { key: "peak", label: "peak", color: s(4), dash: [4, 3] },
+        { key: "rss", label: "rss", color: s(6) },
+        { key: "state_total", label: "opt. state", color: s(3) },
+        { key: "state_hot", label: "state hot", color: (t) => t.tier.hot },
+        { key: "state_warm", label: "state warm", color: (t) => t.tier.warm },
+        { key: "state_cold", label: "state cold", color: (t) => t.tier.cold },
+        { key: "evicted", label: "evicted", color: s(7), dash: [2, 2] },
+      ],
+      formatBytes,
+      theme,
+    );
+    const tierCounts = new Chart(
+      "tierCounts",
+      "Tensors per tier",
+      [
+        { key: "hot", label: "hot", color: (t) => t.tier.hot },
+        { key: "warm", label: "warm", color: (t) => t.tier.warm },
+        { key: "cold", label: "cold", color: (t) => t.tier.cold },
+      ],
+      (v) => String(Math.round(v)),
+      theme,
+    );
+    this.charts = [loss, throughput, memory, tierCounts];
+    this.element.append(...this.charts.map((c) => c.element));
+    new ResizeObserver(() => this.charts.forEach((c) => c.resize())).observe(this.element);
+  }
+
+  setData(data: ChartsData): void {
+    for (const chart of this.charts) chart.setData(data[chart.name as keyof ChartsData]);
+  }
+
+  setTheme(theme: Theme): void {
+    this.charts.forEach((c) => c.setTheme(theme));
+  }
+
+  private smoothingControl(onChange: () => void): HTMLElement {
+    const label = document.createElement("label");
+    label.className = "chart-control";
+    label.textContent = "smoothing ";
+    const slider = document.createElement("input");
+    slider.type = "range";
+    slider.min = "0";
+    slider.max = "0.99";
+    slider.step = "0.01";
+    slider.value = String(this.smoothing);
+    slider.setAttribute("aria-label", "Loss smoothing");
+    slider.addEventListener("input", () => {
+      this.smoothing = Number(slider.value);
+      onChange();
+    });
+    label.append(slider);
+    return label;
+  }
+
+  private logToggle(onChange: (on: boolean) => void): HTMLElement {
+    const box = document.createElement("vscode-checkbox") as HTMLElement & { checked: boolean };
+    box.className = "chart-control";
+    box.setAttribute("label", "log y");
+    box.addEventListener("change", () => onChange(box.checked));
+    return box;
+  }
+}

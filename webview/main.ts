@@ -1,0 +1,128 @@
+// Entry point of the panel webview. Builds the views, then applies host messages at most once per animation
+// frame: several snapshot/update messages arriving within a frame are merged and painted together, and the
+// host is told which message was painted ({kind:"painted", seq}), which the panel benchmark measures.
+import "uplot/dist/uPlot.min.css";
+import "./panel.css";
+import type { HostToWebview, PanelSnapshot, PanelUpdate } from "../common/messages";
+import { connectToHost } from "./hostBridge";
+import { readTheme, watchTheme } from "./theme";
+import { TierMap } from "./TierMap";
+import { TierLegend } from "./TierLegend";
+import { CutoffControls } from "./CutoffControls";
+import { Charts } from "./Charts";
+import { RunHeader } from "./RunHeader";
+import { formatBytes } from "./format";
+
+const host = connectToHost();
+let theme = readTheme();
+
+const header = new RunHeader(host.post);
+const legend = new TierLegend(theme);
+const tierMap = new TierMap(theme, host.post);
+const cutoffs = new CutoffControls(host.post);
+const charts = new Charts(theme);
+const rankLine = document.createElement("div");
+rankLine.className = "muted";
+
+const body = document.createElement("main");
+body.className = "panel-body";
+const mapSection = document.createElement("section");
+mapSection.className = "map-section";
+const mapTitle = document.createElement("h2");
+mapTitle.textContent = "Tier map";
+mapSection.append(mapTitle, legend.element, tierMap.element);
+body.append(mapSection, cutoffs.element, rankLine, charts.element);
+const root = document.getElementById("app") ?? document.body;
+root.append(header.noticeElement, header.element, header.empty, body);
+header.setRun(null, false);
+body.hidden = true;
+
+watchTheme((t) => {
+  theme = t;
+  legend.setTheme(t);
+  tierMap.setTheme(t);
+  charts.setTheme(t);
+});
+
+function applySnapshot(s: PanelSnapshot): void {
+  tierMap.setTensors(s.tensors);
+  tierMap.setTiers(s.tiers, s.history);
+  legend.setCounts(s.counts, s.tierStep);
+  cutoffs.setCutoffs(s.cutoffs);
+  applyUpdate({ run: s.run, live: s.live, controls: s.controls, charts: s.charts, rankMemory: s.rankMemory });
+}
+
+let currentRun: PanelSnapshot["run"] = null;
+let currentLive = false;
+
+function applyUpdate(u: PanelUpdate): void {
+  if (u.live !== undefined) {
+    currentLive = u.live;
+    tierMap.setLive(u.live);
+    cutoffs.setLive(u.live);
+  }
+  if (u.run !== undefined) currentRun = u.run;
+  if (u.run !== undefined || u.live !== undefined) {
+    header.setRun(currentRun, currentLive);
+    body.hidden = currentRun === null;
+  }
+  if (u.tiers) {
+    tierMap.setTiers(u.tiers.states, u.tiers.history);
+    legend.setCounts(u.tiers.counts, u.tiers.step);
+    cutoffs.setCutoffs(u.tiers.cutoffs);
+  }
+  if (u.controls) cutoffs.setControls(u.controls);
+  if (u.charts) charts.setData(u.charts);
+  if (u.rankMemory !== undefined) {
+    const r = u.rankMemory;
+    rankLine.textContent = r ? `${r.nproc} processes · peak memory per rank ${formatBytes(r.min)} – ${formatBytes(r.max)}` : "";
+  }
+}
+
+// Messages waiting for the next frame. A snapshot replaces everything before it; updates carry whole
+// sections, so merging them field by field keeps the newest of each.
+let pendingSnapshot: PanelSnapshot | null = null;
+let pendingUpdate: PanelUpdate = {};
+let pendingSeq: number | null = null;
+let frameRequested = false;
+
+function paint(): void {
+  frameRequested = false;
+  const snapshot = pendingSnapshot;
+  const update = pendingUpdate;
+  const seq = pendingSeq;
+  pendingSnapshot = null;
+  pendingUpdate = {};
+  pendingSeq = null;
+  if (snapshot) applySnapshot(snapshot);
+  applyUpdate(update);
+  // rAF runs before the frame is painted; a zero-delay task runs after it, so "painted" means on screen.
+  if (seq !== null) setTimeout(() => host.post({ kind: "painted", seq }), 0);
+}
+
+function schedule(seq: number): void {
+  pendingSeq = seq;
+  if (!frameRequested) {
+    frameRequested = true;
+    requestAnimationFrame(paint);
+  }
+}
+
+host.onMessage((message: HostToWebview) => {
+  switch (message.kind) {
+    case "snapshot":
+      pendingSnapshot = message.snapshot;
+      pendingUpdate = {};
+      schedule(message.seq);
+      break;
+    case "update":
+      pendingUpdate = { ...pendingUpdate, ...message.update };
+      schedule(message.seq);
+      break;
+    case "notice":
+      header.showNotice(message.level, message.text);
+      break;
+  }
+});
+
+host.post({ kind: "ready" });
