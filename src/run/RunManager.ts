@@ -1,0 +1,254 @@
+// One trainer child process with a visible life: spawned without a shell, its stdout parsed into
+// validated protocol events, its stderr kept (a tail in memory, all of it in <runDir>/stderr.log),
+// control lines written to its stdin, and an exit that says whether it crashed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import type { Control, Event } from "../../protocol/protocol.generated";
+import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import { JsonLinesReader } from "./JsonLinesReader";
+import { STDERR_FILE } from "./RunStore";
+import { validateEvent } from "./validateEvent";
+
+export interface TrainerLaunch {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  runId: string;
+  runDir: string;
+  /**
+   * Start the trainer in its own process group, so a Ctrl-C in a terminal reaches only us and we can
+   * stop the trainer gracefully (the headless CLI sets this).
+   */
+  newProcessGroup?: boolean;
+}
+
+export interface TrainerExit {
+  code: number | null;
+  signal: string | null;
+  /** Anything but "exit code 0 after a `done` event". */
+  crashed: boolean;
+  stderrTail: string[];
+  sawDone: boolean;
+}
+
+/** A control as the caller writes it; the manager adds `id` and `v`. */
+export type ControlWithoutIdAndVersion = Control extends infer C ? (C extends Control ? Omit<C, "id" | "v"> : never) : never;
+
+const STDERR_TAIL_LINES = 50;
+const DEFAULT_GRACE_MS = 10_000;
+/** After SIGTERM, how long before SIGKILL. */
+const TERM_GRACE_MS = 3_000;
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+/** Children still running when Node exits are killed, so no trainer outlives the window or CLI that started it. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const c of liveChildren) c.kill("SIGKILL");
+  });
+}
+
+/** Formats an exit for people: "exit code 1", "signal SIGKILL". */
+export function describeExit(exit: Pick<TrainerExit, "code" | "signal">): string {
+  return exit.signal ? `signal ${exit.signal}` : exit.code === null ? "failed to start" : `exit code ${exit.code}`;
+}
+
+export class RunManager {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly exited: Promise<TrainerExit>;
+
+  private readonly child: ChildProcess;
+  private readonly eventListeners = new Set<Listener<[Event]>>();
+  private readonly noiseListeners = new Set<Listener<[string, string]>>();
+  private readonly exitListeners = new Set<Listener<[TrainerExit]>>();
+  private readonly tail: string[] = [];
+  private stderrPartial = "";
+  private readonly stderrDecoder = new StringDecoder("utf8");
+  private readonly stderrLog: WriteStream;
+  private sawDone = false;
+  private exit: TrainerExit | null = null;
+  private controlCounter = 0;
+  private readonly controlPrefix = randomBytes(3).toString("hex");
+  private stopTimers: NodeJS.Timeout[] = [];
+  private stopping: Promise<TrainerExit> | null = null;
+
+  static start(launch: TrainerLaunch): RunManager {
+    return new RunManager(launch);
+  }
+
+  private constructor(launch: TrainerLaunch) {
+    this.runId = launch.runId;
+    this.runDir = launch.runDir;
+    mkdirSync(launch.runDir, { recursive: true });
+    this.stderrLog = createWriteStream(join(launch.runDir, STDERR_FILE), { flags: "a" });
+    this.stderrLog.on("error", () => {}); // a full disk must not take the run down with it
+
+    let resolveExit!: (e: TrainerExit) => void;
+    this.exited = new Promise((r) => (resolveExit = r));
+
+    this.child = spawn(launch.command, launch.args, {
+      cwd: launch.cwd,
+      env: launch.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      shell: false,
+      detached: launch.newProcessGroup === true,
+      windowsHide: true,
+    });
+    trackChild(this.child);
+
+    const reader = new JsonLinesReader(
+      (value) => {
+        const event = validateEvent(value);
+        if (typeof event === "string") this.reportNoise(JSON.stringify(value).slice(0, 200), event);
+        else this.deliver(event);
+      },
+      (text, reason) => this.reportNoise(text, reason),
+    );
+    this.child.stdout!.on("data", (chunk: Buffer) => reader.push(chunk));
+    this.child.stderr!.on("data", (chunk: Buffer) => this.onStderr(chunk));
+    // Writing to a trainer that just died gives EPIPE; the exit tells the story, not this error.
+    this.child.stdin!.on("error", () => {});
+
+    let finished = false;
+    const finish = (code: number | null, signal: string | null) => {
+      if (finished) return;
+      finished = true;
+      liveChildren.delete(this.child);
+      for (const t of this.stopTimers) clearTimeout(t);
+      reader.end();
+      if (this.stderrPartial) this.pushTail(this.stderrPartial);
+      this.stderrPartial = "";
+      const exit: TrainerExit = {
+        code,
+        signal,
+        crashed: !(code === 0 && signal === null && this.sawDone),
+        stderrTail: this.stderrTail(),
+        sawDone: this.sawDone,
+      };
+      this.exit = exit;
+      this.stderrLog.end(`[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`, () => {
+        resolveExit(exit);
+        for (const cb of [...this.exitListeners]) safeCall(() => cb(exit));
+      });
+    };
+    this.child.on("error", (err) => {
+      // Spawn failures (ENOENT, EACCES) arrive here and no "close" may follow.
+      if (this.child.pid === undefined) {
+        this.pushTail(`failed to start ${JSON.stringify(launch.command)}: ${err.message}`);
+        finish(null, null);
+      } else {
+        this.pushTail(`[hima] process error: ${err.message}`);
+      }
+    });
+    // "close" comes after stdout and stderr are drained, so every event is delivered before the exit.
+    this.child.on("close", (code, signal) => finish(code, signal));
+  }
+
+  onEvent(cb: (e: Event) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => this.eventListeners.delete(cb);
+  }
+
+  onNoise(cb: (text: string, reason: string) => void): () => void {
+    this.noiseListeners.add(cb);
+    return () => this.noiseListeners.delete(cb);
+  }
+
+  onExit(cb: (exit: TrainerExit) => void): () => void {
+    this.exitListeners.add(cb);
+    return () => this.exitListeners.delete(cb);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exit === null;
+  }
+
+  /** Writes one control line to the trainer's stdin and returns its id. Throws if the trainer has ended. */
+  sendControl(c: ControlWithoutIdAndVersion): string {
+    const stdin = this.child.stdin;
+    if (this.exit !== null || !stdin || stdin.destroyed || !stdin.writable) throw new Error("the trainer is not running");
+    const id = `${this.controlPrefix}-${++this.controlCounter}`;
+    stdin.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })}\n`);
+    return id;
+  }
+
+  /** Graceful stop: a `stop` line, then SIGTERM after graceMs, then SIGKILL. Resolves on exit. */
+  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
+    if (this.exit !== null) return this.exited;
+    if (this.stopping) return this.stopping;
+    try {
+      this.sendControl({ type: "stop" });
+    } catch {
+      // stdin already closed: go straight to the signals below
+    }
+    this.stopTimers.push(
+      setTimeout(() => {
+        this.signal("SIGTERM");
+        this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), TERM_GRACE_MS));
+      }, Math.max(0, graceMs)),
+    );
+    this.stopping = this.exited;
+    return this.stopping;
+  }
+
+  kill(): void {
+    this.signal("SIGKILL");
+  }
+
+  stderrTail(): string[] {
+    return this.stderrPartial ? [...this.tail, this.stderrPartial].slice(-STDERR_TAIL_LINES) : [...this.tail];
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    if (this.exit !== null || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(sig);
+  }
+
+  private deliver(event: Event): void {
+    if (event.type === "done") this.sawDone = true;
+    for (const cb of [...this.eventListeners]) safeCall(() => cb(event));
+  }
+
+  private reportNoise(text: string, reason: string): void {
+    this.stderrLog.write(`[hima] skipped a stdout line (${reason}): ${text}\n`);
+    for (const cb of [...this.noiseListeners]) safeCall(() => cb(text, reason));
+  }
+
+  private onStderr(chunk: Buffer): void {
+    this.stderrLog.write(chunk);
+    const text = this.stderrPartial + this.stderrDecoder.write(chunk);
+    const lines = text.split(/\r?\n/);
+    this.stderrPartial = lines.pop() ?? "";
+    // A progress bar that never prints a newline must not grow without bound.
+    if (this.stderrPartial.length > 64 * 1024) this.stderrPartial = this.stderrPartial.slice(-4096);
+    for (const line of lines) this.pushTail(line);
+  }
+
+  private pushTail(line: string): void {
+    this.tail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    if (this.tail.length > STDERR_TAIL_LINES) this.tail.splice(0, this.tail.length - STDERR_TAIL_LINES);
+  }
+}
+
+/** A listener that throws must not stop the others, nor the reading of stdout. */
+function safeCall(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    console.error("[hima] a run listener failed:", e);
+  }
+}

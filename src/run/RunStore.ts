@@ -1,0 +1,170 @@
+// Run folders: .hima/runs/<run-id>/ with events.jsonl (written by the trainer), config.json (what was
+// launched), stderr.log and checkpoints/. A run id is validated before it becomes a path, so a run id
+// read from anywhere can never point outside the runs folder.
+import { createReadStream, promises as fs } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { Event } from "../../protocol/protocol.generated";
+import { JsonLinesReader } from "./JsonLinesReader";
+import { validateEvent } from "./validateEvent";
+
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const EVENTS_FILE = "events.jsonl";
+export const CONFIG_FILE = "config.json";
+export const STDERR_FILE = "stderr.log";
+/** How much of the end of events.jsonl listRuns reads to find the last step and a `done`. */
+const TAIL_BYTES = 64 * 1024;
+
+/** What config.json records about a launch. */
+export interface RunConfig {
+  runId: string;
+  createdAt: string;
+  command: string;
+  args: string[];
+  cwd: string;
+  preset: string | null;
+  configFile: string | null;
+  method: string | null;
+  dataDir: string;
+  maxSteps: number | null;
+  /** Which front end started it ("cli", "vscode"). */
+  launchedBy: string;
+}
+
+export interface RunListing {
+  id: string;
+  dir: string;
+  method: string | null;
+  preset: string | null;
+  steps: number | null;
+  status: "done" | "incomplete";
+  mtime: number;
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+
+/** A sortable, unique-enough id: 20261126-123456-ab12 (local time). */
+export function newRunId(now: Date = new Date()): string {
+  const date = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}`;
+  const time = `${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+  return `${date}-${time}-${randomBytes(2).toString("hex")}`;
+}
+
+export function runDirFor(runsDir: string, runId: string): string {
+  if (typeof runId !== "string" || !RUN_ID_PATTERN.test(runId) || runId === "." || runId === "..") {
+    throw new Error(`invalid run id ${JSON.stringify(String(runId).slice(0, 140))}: expected letters, digits, '.', '_' or '-'`);
+  }
+  return join(resolve(runsDir), runId);
+}
+
+export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
+  await fs.mkdir(runDir, { recursive: true });
+  await fs.writeFile(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+export async function readRunConfig(runDir: string): Promise<Partial<RunConfig> | null> {
+  try {
+    const value: unknown = JSON.parse(await fs.readFile(join(runDir, CONFIG_FILE), "utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Partial<RunConfig>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs under runsDir, newest first. Folders that are not runs (bad names, no files) are left out. */
+export async function listRuns(runsDir: string): Promise<RunListing[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(runsDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+  const runs: RunListing[] = [];
+  for (const id of names) {
+    if (!RUN_ID_PATTERN.test(id)) continue;
+    const dir = runDirFor(runsDir, id);
+    const dirStat = await fs.stat(dir).catch(() => null);
+    if (!dirStat?.isDirectory()) continue;
+    const config = await readRunConfig(dir);
+    const eventsStat = await fs.stat(join(dir, EVENTS_FILE)).catch(() => null);
+    if (!config && !eventsStat) continue;
+    const head = eventsStat ? await readHello(join(dir, EVENTS_FILE)) : null;
+    const tail = eventsStat ? await readTail(join(dir, EVENTS_FILE), eventsStat.size) : { steps: null, done: false };
+    runs.push({
+      id,
+      dir,
+      method: config?.method ?? head?.method ?? null,
+      preset: config?.preset ?? head?.model.preset ?? null,
+      steps: tail.steps,
+      status: tail.done ? "done" : "incomplete",
+      mtime: (eventsStat ?? dirStat).mtimeMs,
+    });
+  }
+  return runs.sort((a, b) => b.mtime - a.mtime);
+}
+
+/** Every valid event of a run, in order; `skipped` counts lines that were not valid events. */
+export async function readRunEvents(runDir: string): Promise<{ events: Event[]; skipped: number; torn: boolean }> {
+  const events: Event[] = [];
+  let skipped = 0;
+  let torn = false;
+  const reader = new JsonLinesReader(
+    (value) => {
+      const e = validateEvent(value);
+      if (typeof e === "string") skipped++;
+      else events.push(e);
+    },
+    (_text, reason) => {
+      skipped++;
+      if (reason.startsWith("torn")) torn = true;
+    },
+  );
+  const stream = createReadStream(join(runDir, EVENTS_FILE));
+  for await (const chunk of stream) reader.push(chunk as Buffer);
+  reader.end();
+  return { events, skipped, torn };
+}
+
+async function readHello(file: string): Promise<Extract<Event, { type: "hello" }> | null> {
+  // The hello line carries every tensor, so it can be long; read lines until the first event.
+  const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+  let hello: Extract<Event, { type: "hello" }> | null = null;
+  let sawEvent = false;
+  const reader = new JsonLinesReader((value) => {
+    if (sawEvent) return;
+    const e = validateEvent(value);
+    if (typeof e === "string") return;
+    sawEvent = true;
+    if (e.type === "hello") hello = e;
+  }, () => {});
+  for await (const chunk of stream) {
+    reader.push(chunk as Buffer);
+    if (sawEvent) break;
+  }
+  stream.destroy();
+  return hello;
+}
+
+async function readTail(file: string, size: number): Promise<{ steps: number | null; done: boolean }> {
+  const start = Math.max(0, size - TAIL_BYTES);
+  const handle = await fs.open(file, "r");
+  try {
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    let steps: number | null = null;
+    let done = false;
+    // The first line of the tail may be cut; the reader reports it as noise and moves on.
+    const reader = new JsonLinesReader((value) => {
+      const e = validateEvent(value);
+      if (typeof e === "string") return;
+      if ("step" in e && typeof e.step === "number") steps = Math.max(steps ?? 0, e.step);
+      if (e.type === "done") done = true;
+    }, () => {});
+    reader.push(buf);
+    reader.end();
+    return { steps, done };
+  } finally {
+    await handle.close();
+  }
+}

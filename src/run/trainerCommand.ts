@@ -1,0 +1,57 @@
+// The trainer's command line (docs/architecture.md, "Trainer command line"), built in one place so the
+// extension and the headless CLI launch the trainer the same way. Bad values throw before anything runs.
+import { METHODS } from "../../protocol/protocol.generated";
+import { RUN_ID_PATTERN } from "./RunStore";
+
+export interface TrainerArgsOptions {
+  preset?: string;
+  configFile?: string;
+  dataDir: string;
+  outDir: string;
+  runId: string;
+  maxSteps?: number;
+  method?: string;
+  hot?: number;
+  warm?: number;
+  device?: string;
+}
+
+const PRESET_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?|mps)$/;
+
+/** Arguments after the Python executable: ["-m", "hima", "train", ...]. */
+export function trainerArgs(o: TrainerArgsOptions): string[] {
+  const args = ["-m", "hima", "train"];
+  if (o.preset !== undefined) {
+    if (!PRESET_PATTERN.test(o.preset)) throw new Error(`invalid preset name ${JSON.stringify(o.preset)}`);
+    args.push("--preset", o.preset);
+  }
+  if (o.configFile !== undefined) {
+    if (o.configFile === "") throw new Error("config file path is empty");
+    args.push("--config", o.configFile);
+  }
+  if (!o.dataDir) throw new Error("a data directory is required (train.bin, val.bin, meta.json)");
+  if (!o.outDir) throw new Error("an output directory is required");
+  args.push("--data", o.dataDir, "--out", o.outDir);
+  if (!RUN_ID_PATTERN.test(o.runId)) throw new Error(`invalid run id ${JSON.stringify(o.runId)}`);
+  args.push("--run-id", o.runId);
+  if (o.maxSteps !== undefined) {
+    if (!Number.isInteger(o.maxSteps) || o.maxSteps < 1) throw new Error(`max steps must be a positive integer, got ${o.maxSteps}`);
+    args.push("--max-steps", String(o.maxSteps));
+  }
+  if (o.method !== undefined) {
+    if (!(METHODS as readonly string[]).includes(o.method)) throw new Error(`unknown method ${JSON.stringify(o.method)} (one of ${METHODS.join(", ")})`);
+    args.push("--method", o.method);
+  }
+  for (const [name, value] of [["hot", o.hot], ["warm", o.warm]] as const) {
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`--${name} must be a fraction in [0, 1], got ${value}`);
+    args.push(`--${name}`, String(value));
+  }
+  if (o.hot !== undefined && o.warm !== undefined && o.hot > o.warm) throw new Error(`hot (${o.hot}) must not exceed warm (${o.warm})`);
+  if (o.device !== undefined) {
+    if (!DEVICE_PATTERN.test(o.device)) throw new Error(`invalid device ${JSON.stringify(o.device)} (auto, cpu, cuda, cuda:N)`);
+    args.push("--device", o.device);
+  }
+  return args;
+}
