@@ -1,0 +1,105 @@
+// Drives the VS Code workbench in headless Chromium the way a user does: the Command Palette, quick picks,
+// notifications, and the webviews (which sit two iframes deep).
+import { chromium, type Browser, type FrameLocator, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.HIMA_CHROMIUM ?? "/usr/bin/chromium";
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+    ],
+  });
+}
+
+export async function newWorkbenchPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+  return context.newPage();
+}
+
+/** Opens the workbench and waits until it is usable (the activity bar is drawn). */
+export async function openWorkbench(page: Page, url: string, timeoutMs = 90_000): Promise<void> {
+  await page.goto(url, { timeout: timeoutMs });
+  await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: timeoutMs });
+  await page.locator(".activitybar").first().waitFor({ state: "visible", timeout: timeoutMs });
+}
+
+/** F1, type the command title, run it. Fails clearly when the command is not in the palette. */
+export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
+  const input = page.locator(".quick-input-widget input.input");
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  const deadline = Date.now() + timeoutMs;
+  let shown: string[] = [];
+  // The palette lists the commands known when it opens; right after startup an extension's contributions may
+  // still be on their way, so reopen it until the command shows up.
+  for (;;) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    await input.waitFor({ state: "visible", timeout: 10_000 });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ state: "visible", timeout: 2_000 });
+      break;
+    } catch {
+      shown = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts().catch(() => []);
+      if (Date.now() > deadline) {
+        await page.keyboard.press("Escape");
+        throw new Error(`command "${title}" is not in the Command Palette (palette shows: ${shown.slice(0, 5).join(" | ") || "nothing"})`);
+      }
+    }
+  }
+  // Exact label match: "HiMA: Start Training" must not pick a longer title that merely contains it.
+  const exact = page.locator(".quick-input-list .monaco-list-row").filter({ has: page.locator(".label-name", { hasText: new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`) }) }).first();
+  if (await exact.count()) await exact.click();
+  else await page.keyboard.press("Enter");
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Waits for a quick pick / input box opened by a command and returns its visible items. */
+export async function quickPickItems(page: Page, timeoutMs = 30_000): Promise<string[]> {
+  const widget = page.locator(".quick-input-widget");
+  await widget.waitFor({ state: "visible", timeout: timeoutMs });
+  await page.waitForTimeout(300);
+  return page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
+}
+
+/** Texts of the notification toasts currently shown. */
+export async function notifications(page: Page): Promise<string[]> {
+  return page.locator(".notification-toast .notification-list-item").allInnerTexts();
+}
+
+/** Waits until a notification whose text matches appears; returns its text. */
+export async function waitForNotification(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const texts = await notifications(page);
+    const hit = texts.find((t) => pattern.test(t));
+    if (hit) return hit;
+    if (Date.now() > deadline) {
+      throw new Error(`no notification matching ${pattern} within ${timeoutMs} ms (shown: ${texts.join(" | ") || "none"})`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The content frame of the side-bar webview view (iframe.webview -> #active-frame). */
+export function sideBarWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready[src*="purpose=webviewView"]').frameLocator("#active-frame");
+}
+
+/** The content frame of a webview in an editor tab. */
+export function editorWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready:not([src*="purpose=webviewView"])').frameLocator("#active-frame");
+}
