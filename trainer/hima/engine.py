@@ -1,0 +1,474 @@
+"""HiMA: Hot / Warm / Cold parameter tiers for any nn.Module and torch optimizer.
+
+Every parameter tensor the optimizer holds gets a tier:
+
+- **Hot**: updated every step.
+- **Warm**: updated every ``warm_every`` (k) steps with the learning rate times ``warm_lr_scale`` (s); its
+  optimizer moments stay on the device, so momentum is continuous.
+- **Cold**: frozen. ``requires_grad`` is False (autograd skips its weight-gradient compute) and its
+  optimizer state is evicted from ``optimizer.state`` (moved to CPU memory or freed: ``cold_state``).
+
+Tensors are ranked by a score and split by cutoffs (cumulative fractions of parameter elements, see
+``hima.tiering``); tiers are recomputed every ``retier_every`` steps. Parameter groups are never rebuilt.
+
+Typical loop::
+
+    hima = HiMA(model, torch.optim.AdamW(model.parameters(), lr=3e-4))
+    for batch in data:
+        loss = model(batch).loss
+        loss.backward()
+        hima.clip_grad_norm_(1.0)      # optional; clips only the gradients that will be applied
+        hima.step()
+        hima.zero_grad()
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .compile import refuse_whole_model_compile
+from .engine_state import EngineStateMixin
+from .optimizer_state import ColdStateStore, moment_bytes
+from .tiering import TIERS, Tier, assign_tiers, random_cold_indices, validate_cutoffs, validate_tier
+
+METHODS = ("full", "hima", "random-static", "hima-no-warm")
+
+
+@dataclass
+class HiMAConfig:
+    """Options of the HiMA engine.
+
+    method: ``full`` (plain optimizer, everything Hot forever), ``hima``, ``random-static`` (a seeded random
+        set of tensors covering ``random_cold_fraction`` of the elements is Cold for the whole run, the rest
+        Hot), ``hima-no-warm`` (ablation: Hot/Cold only; the ``warm`` cutoff is the Hot boundary, so the Cold
+        share equals ``hima``'s with the same cutoffs).
+    hot, warm: cutoffs, cumulative fractions of parameter ELEMENTS over tensors ranked by score;
+        ``0 <= hot <= warm <= 1``; Cold share = ``1 - warm``.
+    warm_lr_scale: default 2.0 = sqrt(k) for the default k=4. A Warm tensor moves once per k steps instead
+        of k times; its gradients are small and noise-dominated (that is why it is Warm), and k noisy Adam
+        steps add up to about sqrt(k) single steps, so sqrt(k) keeps its expected drift without a
+        k-times-larger single step on one noisy gradient. Change it together with ``warm_every``.
+    probe_every: every this many steps all Cold (and Warm) tensors get gradients once, used only to refresh
+        their scores (never applied), so a Cold tensor can come back. Default 25 = two probes per default
+        re-tier window; the last probe falls on the step just before each re-tier. 0 disables probing.
+    hysteresis: at a re-tier, a tensor's ranking score is multiplied by ``1 + hysteresis`` per tier level it
+        holds above Cold, so a challenger must beat an incumbent by that relative margin (no flip-flop).
+    pin_embeddings / pin_norms: policy pins for ``nn.Embedding`` weights and for the parameters of norm
+        layers (any module whose class name contains "Norm"). Defaults: embeddings unpinned (the tied GPT
+        embedding is a third of the model; it is ranked like any tensor), norms Hot (they are tiny, so
+        freezing them saves nothing, and their scores are not comparable with those of matrices).
+        Pins apply to ``hima`` and ``hima-no-warm`` only.
+    cold_state: ``offload`` (Cold optimizer state copied to CPU memory and restored on thaw) or ``drop``
+        (freed; re-created as zeros by the optimizer on thaw).
+    warm_skip_backward: Warm tensors get ``requires_grad`` False on steps where they are not updated.
+    """
+
+    method: str = "hima"
+    hot: float = 0.3
+    warm: float = 0.6
+    retier_every: int = 50
+    first_retier: int = 50
+    warm_every: int = 4
+    warm_lr_scale: float = 2.0
+    score_beta: float = 0.9
+    probe_every: int = 25
+    hysteresis: float = 0.1
+    random_cold_fraction: float = 0.5
+    seed: int = 0
+    pin_embeddings: Tier | None = None
+    pin_norms: Tier | None = "hot"
+    cold_state: str = "offload"
+    warm_skip_backward: bool = True
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown HiMA method {self.method!r}: expected one of {', '.join(METHODS)}")
+        validate_cutoffs(self.hot, self.warm)
+        for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        _check_range("warm_lr_scale", self.warm_lr_scale, 0.0, math.inf, low_open=True)
+        _check_range("score_beta", self.score_beta, 0.0, 1.0, high_open=True)
+        _check_range("hysteresis", self.hysteresis, 0.0, math.inf)
+        _check_range("random_cold_fraction", self.random_cold_fraction, 0.0, 1.0)
+        for name in ("pin_embeddings", "pin_norms"):
+            if getattr(self, name) is not None:
+                validate_tier(getattr(self, name))
+        if self.method == "hima-no-warm" and "warm" in (self.pin_embeddings, self.pin_norms):
+            raise ValueError("hima-no-warm has no Warm tier: pin_embeddings/pin_norms cannot be 'warm'")
+        if self.cold_state not in ("offload", "drop"):
+            raise ValueError(f"cold_state must be 'offload' or 'drop', got {self.cold_state!r}")
+
+
+def _check_range(name, value, low, high, low_open=False, high_open=False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name}={value!r} is out of range ({'(' if low_open else '['}{low}, {high}{')' if high_open else ']'})")
+
+
+class HiMA(EngineStateMixin):
+    """Tiered training controller wrapping ``model``'s named parameters and ``optimizer``.
+
+    Every parameter the optimizer holds is registered once, by name; ``optimizer.param_groups`` are never
+    changed; only ``optimizer.state`` entries of Cold tensors are evicted and restored. HiMA owns
+    ``requires_grad`` of the registered parameters (except with method ``full``, which never touches it).
+
+    Score: per tensor, the RMS of its gradient, ``||g||_2 / sqrt(numel)`` (so tensors of different sizes
+    are comparable), smoothed by an EMA in steps: a new observation ``x`` at step t gives
+    ``score = w * score + (1 - w) * x`` with ``w = score_beta ** (t - t_last_observed)`` (the first
+    observation sets the score). Hot tensors are observed every step, Warm ones on their update and probe
+    steps, Cold ones on probe steps, so a stale score fades at the same rate a fresh one would move.
+    Scores stay on the device: no host synchronisation per step; re-tiering (every R steps) syncs once.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, config: HiMAConfig | None = None) -> None:
+        config = config if config is not None else HiMAConfig()
+        config.validate()
+        self.config = config
+        self.optimizer = optimizer
+        self._model = model
+        if config.method != "full":
+            refuse_whole_model_compile(model, config.method)
+        self._names, self._params = _register(model, optimizer)
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._name_of = {id(p): name for name, p in zip(self._names, self._params)}
+        self._numels = [p.numel() for p in self._params]
+        self._device = self._params[0].device
+        self._multi_device = any(p.device != self._device for p in self._params)
+        self._scores = torch.zeros(len(self._params), dtype=torch.float32, device=self._device)
+        self._last_seen = torch.full_like(self._scores, -math.inf)
+        self._inv_sqrt_numel = torch.tensor([1.0 / math.sqrt(n) for n in self._numels], device=self._device)
+        self._index_cache: dict[tuple[int, ...], torch.Tensor] = {}
+        self._store = ColdStateStore(optimizer, config.cold_state)
+        self._cutoffs = (float(config.hot), float(config.warm))
+        self._step = 0
+        self._scored_tiering = False  # becomes True at the first re-tier that ranks by score
+        self._prepared_step = -1  # step whose gradients have been scored and filtered
+        self._transitions: list[tuple[str, Tier, Tier]] | None = None
+        self._updated_last_step = 0
+        self._pins: dict[str, Tier] = _policy_pins(model, self._name_of, config) if self._uses_tiering else {}
+        self._tiers: list[Tier] = ["hot"] * len(self._params)
+        self._flags: tuple[bool, bool] | None = None  # (warm, cold) requires_grad currently set
+        if config.method == "random-static":
+            frozen = random_cold_indices(self._numels, config.random_cold_fraction, config.seed)
+            self._apply_tiers(["cold" if i in frozen else "hot" for i in range(len(self._params))])
+        else:
+            self._apply_tiers(self._unscored_tiers())
+        self._transitions = None  # the construction is not a transition
+
+    # ---- the training step ---------------------------------------------------------------------------
+
+    def clip_grad_norm_(self, max_norm: float) -> torch.Tensor:
+        """Score the gradients, then clip only those that will be applied this step; return their total norm.
+
+        Use instead of ``torch.nn.utils.clip_grad_norm_(model.parameters())``, which would also count probe
+        gradients of Cold tensors (never applied) and scale the scores.
+        """
+        self._prepare_gradients()
+        applied = [p for p in self._params if p.grad is not None]
+        return torch.nn.utils.clip_grad_norm_(applied, max_norm)
+
+    def step(self) -> None:
+        """Apply the optimizer to Hot tensors (and Warm ones on their k-th step, with lr * s), then re-tier
+        when due and set ``requires_grad`` for the next step. Call after ``loss.backward()``."""
+        self._prepare_gradients()
+        warm_due = self._warm_due(self._step)
+        warm = [p for p in self._warm_params if p.grad is not None] if warm_due else []
+        scale = self.config.warm_lr_scale
+        if warm and scale != 1.0:
+            self._step_with_scaled_warm(warm, scale)
+        else:
+            self.optimizer.step()
+        self._updated_last_step = sum(p.numel() for p in self._hot_params if p.grad is not None)
+        self._updated_last_step += sum(p.numel() for p in warm)
+        self._step += 1
+        if self._retier_due(self._step):
+            self._scored_tiering = True
+            self._retier()
+        self._set_requires_grad()
+
+    def zero_grad(self) -> None:
+        """Set every registered gradient to None (``set_to_none``)."""
+        for p in self._params:
+            p.grad = None
+
+    def _step_with_scaled_warm(self, warm: list[torch.Tensor], scale: float) -> None:
+        # Two optimizer calls, each parameter stepped once: Hot at the group lr, then Warm at lr * s.
+        # Groups are left as they were (the lr object itself is put back), so LR schedulers keep working.
+        warm_grads = [p.grad for p in warm]
+        for p in warm:
+            p.grad = None
+        self.optimizer.step()
+        hot = [p for p in self._hot_params if p.grad is not None]
+        hot_grads = [p.grad for p in hot]
+        for p in hot:
+            p.grad = None
+        for p, g in zip(warm, warm_grads):
+            p.grad = g
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        try:
+            for group, lr in zip(self.optimizer.param_groups, lrs):
+                group["lr"] = lr * scale
+            self.optimizer.step()
+        finally:
+            for group, lr in zip(self.optimizer.param_groups, lrs):
+                group["lr"] = lr
+            for p, g in zip(hot, hot_grads):
+                p.grad = g
+
+    def _prepare_gradients(self) -> None:
+        """Once per step: update scores from the gradients present, then drop those not applied this step."""
+        if self._prepared_step == self._step:
+            return
+        self._prepared_step = self._step
+        indices = [i for i, p in enumerate(self._params) if p.grad is not None]
+        if indices:
+            self._update_scores(indices)
+        if self.config.method == "full":
+            return
+        warm_due = self._warm_due(self._step)
+        for i in indices:
+            tier = self._tiers[i]
+            if tier == "cold" or (tier == "warm" and not warm_due):
+                self._params[i].grad = None
+
+    def _update_scores(self, indices: list[int]) -> None:
+        grads = [self._params[i].grad for i in indices]
+        norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
+        if self._multi_device:
+            norms = [n.to(self._device) for n in norms]
+        where = self._index_tensor(indices)
+        rms = torch.nan_to_num(torch.stack(norms) * self._inv_sqrt_numel[where], nan=0.0)
+        weight = torch.pow(self.config.score_beta, self._step - self._last_seen[where])
+        self._scores.index_copy_(0, where, weight * self._scores[where] + (1.0 - weight) * rms)
+        self._last_seen.index_fill_(0, where, float(self._step))
+
+    def _index_tensor(self, indices: list[int]) -> torch.Tensor:
+        # A new index tensor is a host->device copy; the few gradient patterns of a run are cached.
+        key = tuple(indices)
+        cached = self._index_cache.get(key)
+        if cached is None:
+            if len(self._index_cache) >= 32:
+                self._index_cache.clear()
+            cached = self._index_cache[key] = torch.tensor(indices, dtype=torch.long, device=self._device)
+        return cached
+
+    # ---- schedules ---------------------------------------------------------------------------------------
+
+    @property
+    def _uses_tiering(self) -> bool:
+        return self.config.method in ("hima", "hima-no-warm")
+
+    def _warm_due(self, step: int) -> bool:
+        return (step + 1) % self.config.warm_every == 0
+
+    def _probe_due(self, step: int) -> bool:
+        every = self.config.probe_every
+        return self._uses_tiering and every > 0 and (step + 1) % every == 0
+
+    def _retier_due(self, steps_done: int) -> bool:
+        c = self.config
+        return self._uses_tiering and steps_done >= c.first_retier and (steps_done - c.first_retier) % c.retier_every == 0
+
+    def _set_requires_grad(self, force: bool = False) -> None:
+        """Flags for the step about to run: Hot on; Warm on its update/probe steps; Cold on probe steps."""
+        if self.config.method == "full":
+            return
+        probe = self._probe_due(self._step)
+        warm_on = probe or not self.config.warm_skip_backward or self._warm_due(self._step)
+        flags = (warm_on, probe)
+        if force or flags != self._flags:
+            for p in self._warm_params:
+                p.requires_grad_(warm_on)
+            for p in self._cold_params:
+                p.requires_grad_(probe)
+        if force:
+            for p in self._hot_params:
+                p.requires_grad_(True)
+        self._flags = flags
+
+    # ---- tiering -----------------------------------------------------------------------------------------
+
+    def _unscored_tiers(self) -> list[Tier]:
+        """Before scores are used: every tensor Hot except pinned ones."""
+        return [self._pins.get(name, "hot") for name in self._names]
+
+    def _retier(self) -> None:
+        if not self._scored_tiering:
+            self._record(self._apply_tiers(self._unscored_tiers()))
+            return
+        pins = {self._index[name]: tier for name, tier in self._pins.items()}
+        tiers = assign_tiers(
+            self._scores.tolist(), self._numels, self._cutoffs, self._tiers, pins,
+            self.config.hysteresis, two_tier=self.config.method == "hima-no-warm",
+        )
+        self._record(self._apply_tiers(tiers))
+
+    def _record(self, changes: list[tuple[str, Tier, Tier]]) -> None:
+        # Changes accumulate until the loop takes them, so none are lost between two events.
+        self._transitions = (self._transitions or []) + changes
+
+    def _apply_tiers(self, tiers: list[Tier]) -> list[tuple[str, Tier, Tier]]:
+        changes = []
+        for i, (old, new) in enumerate(zip(self._tiers, tiers)):
+            if old == new:
+                continue
+            changes.append((self._names[i], old, new))
+            if new == "cold":
+                self._store.evict(self._names[i], self._params[i])
+            elif old == "cold":
+                self._store.restore(self._names[i], self._params[i])
+        if changes or not hasattr(self, "_hot_params"):
+            self._rebuild(tiers)
+        return changes
+
+    def _rebuild(self, tiers: list[Tier]) -> None:
+        """Adopt ``tiers`` (state already evicted/restored) and set requires_grad for the next step."""
+        self._tiers = list(tiers)
+        by_tier = {tier: [p for p, t in zip(self._params, tiers) if t == tier] for tier in TIERS}
+        self._hot_params, self._warm_params, self._cold_params = by_tier["hot"], by_tier["warm"], by_tier["cold"]
+        self._index_cache.clear()
+        self._set_requires_grad(force=True)
+
+    # ---- controls ----------------------------------------------------------------------------------------
+
+    def set_cutoffs(self, hot: float, warm: float) -> None:
+        """Change the cutoffs (fractions of parameter elements, ``0 <= hot <= warm <= 1``).
+
+        Re-tiers at once with the current scores, so the change applies from the next step. Before the
+        first step there are no scores yet: the cutoffs are stored and used from the first re-tier.
+        """
+        self._refuse_controls("changing cutoffs")
+        self._cutoffs = validate_cutoffs(hot, warm)
+        if self._step > 0:
+            self._scored_tiering = True
+            self._retier()
+
+    def pin(self, name: str, tier: Tier) -> None:
+        """Keep tensor ``name`` in ``tier`` regardless of its score (applies from the next step)."""
+        self._refuse_controls("pinning")
+        index = self._lookup(name)
+        validate_tier(tier)
+        if tier == "warm" and self.config.method == "hima-no-warm":
+            raise ValueError("hima-no-warm has no Warm tier: pin to 'hot' or 'cold'")
+        self._pins[self._names[index]] = tier
+        self._retier()
+
+    def unpin(self, name: str) -> None:
+        """Let tensor ``name`` be tiered by its score again (applies from the next step)."""
+        self._refuse_controls("unpinning")
+        self._pins.pop(self._names[self._lookup(name)], None)
+        self._retier()
+
+    def _refuse_controls(self, what: str) -> None:
+        if not self._uses_tiering:
+            raise ValueError(f"{what} is not supported for method {self.config.method!r} (only hima, hima-no-warm)")
+
+    def _lookup(self, name: str) -> int:
+        if name not in self._index:
+            raise KeyError(f"unknown tensor {name!r}: not a registered parameter of this model")
+        return self._index[name]
+
+    # ---- inspection --------------------------------------------------------------------------------------
+
+    @property
+    def step_count(self) -> int:
+        """Optimizer steps done."""
+        return self._step
+
+    @property
+    def names(self) -> list[str]:
+        """Registered parameter names, in registration (``model.named_parameters()``) order."""
+        return list(self._names)
+
+    @property
+    def cutoffs(self) -> tuple[float, float]:
+        return self._cutoffs
+
+    def tier_of(self, name: str) -> Tier:
+        return self._tiers[self._lookup(name)]
+
+    def score_of(self, name: str) -> float:
+        """Current score (EMA of gradient RMS); 0.0 before the tensor's first gradient. Syncs the device."""
+        return float(self._scores[self._lookup(name)])
+
+    def scores(self) -> dict[str, float]:
+        """All scores by name, with one device sync."""
+        return dict(zip(self._names, self._scores.tolist()))
+
+    def tiers(self) -> dict[str, Tier]:
+        return dict(zip(self._names, self._tiers))
+
+    def is_pinned(self, name: str) -> bool:
+        return self._names[self._lookup(name)] in self._pins
+
+    def counts(self) -> dict[Tier, dict[str, int]]:
+        """Per tier: number of tensors and of elements."""
+        out = {tier: {"tensors": 0, "elements": 0} for tier in TIERS}
+        for tier, numel in zip(self._tiers, self._numels):
+            out[tier]["tensors"] += 1
+            out[tier]["elements"] += numel
+        return out
+
+    def take_transitions(self) -> list[tuple[str, Tier, Tier]] | None:
+        """Tier changes ``(name, old, new)`` since the last call; None when no re-tier happened since then."""
+        taken, self._transitions = self._transitions, None
+        return taken
+
+    def optimizer_state_bytes(self) -> dict[str, int]:
+        """Bytes held in ``optimizer.state`` on each parameter's device, per tier and in total (all state
+        tensors except the scalar ``step`` counter). Cold is 0 once its state is evicted."""
+        out = {tier: 0 for tier in TIERS}
+        for p, tier in zip(self._params, self._tiers):
+            state = self.optimizer.state.get(p)
+            if state:
+                out[tier] += moment_bytes(state, p.device)
+        return {"total": sum(out.values()), **out}
+
+    def full_optimizer_state_bytes(self) -> int:
+        """What plain AdamW would hold: two moments (exp_avg, exp_avg_sq) in each parameter's dtype;
+        the 4-byte step counters are not counted (nor in ``optimizer_state_bytes``)."""
+        return sum(2 * p.numel() * p.element_size() for p in self._params)
+
+    def evicted_bytes(self) -> int:
+        """Device bytes of Cold optimizer state currently evicted (offloaded to CPU or dropped)."""
+        return self._store.evicted_bytes()
+
+    def updated_elements_last_step(self) -> int:
+        """Elements whose gradients the optimizer applied in the last step."""
+        return self._updated_last_step
+
+
+def _register(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[list[str], list[nn.Parameter]]:
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    named = [(name, p) for name, p in model.named_parameters() if id(p) in held]
+    if len(named) != len(held):
+        raise ValueError(
+            f"the optimizer holds {len(held) - len(named)} tensor(s) that are not parameters of the model; "
+            "build the optimizer from model.parameters() (HiMA tracks tensors by their name in the model)"
+        )
+    if not named:
+        raise ValueError("the optimizer holds no parameters of the model: nothing to train")
+    return [n for n, _ in named], [p for _, p in named]
+
+
+def _policy_pins(model: nn.Module, name_of: dict[int, str], config: HiMAConfig) -> dict[str, Tier]:
+    pins: dict[str, Tier] = {}
+    for module in model.modules():
+        if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+            tier = config.pin_embeddings
+        elif "Norm" in type(module).__name__:
+            tier = config.pin_norms
+        else:
+            continue
+        if tier is None:
+            continue
+        for p in module.parameters(recurse=False):
+            if id(p) in name_of:
+                pins[name_of[id(p)]] = tier
+    return pins

@@ -1,0 +1,107 @@
+"""Pure tier-assignment rules: which tier each parameter tensor belongs to, given scores and cutoffs.
+
+No torch state lives here (plain Python lists in, lists out), so the rules can be read and tested alone.
+
+Cutoffs are cumulative fractions of parameter ELEMENTS: tensors are ranked by score (highest first) and
+walked in that order; a tensor belongs to the tier in which the midpoint of its element span falls.
+So with ``hot=0.3, warm=0.6`` about 30% of all elements are Hot, 30% Warm and 40% Cold, and a tensor that
+straddles a boundary goes where most of its elements lie.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Literal, Sequence
+
+Tier = Literal["hot", "warm", "cold"]
+TIERS: tuple[Tier, ...] = ("hot", "warm", "cold")
+
+
+def validate_tier(tier: object) -> Tier:
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}: expected one of 'hot', 'warm', 'cold'")
+    return tier  # type: ignore[return-value]
+
+
+def validate_cutoffs(hot: object, warm: object) -> tuple[float, float]:
+    """Return (hot, warm) as floats, or raise ValueError saying what is wrong."""
+    for label, value in (("hot", hot), ("warm", warm)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"cutoff {label} must be a number, got {value!r}")
+        if math.isnan(value):
+            raise ValueError(f"cutoff {label} is NaN; cutoffs must satisfy 0 <= hot <= warm <= 1")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"cutoff {label}={value} is outside [0, 1]; cutoffs must satisfy 0 <= hot <= warm <= 1")
+    if hot > warm:  # type: ignore[operator]
+        raise ValueError(f"cutoff hot={hot} is above warm={warm}; cutoffs must satisfy 0 <= hot <= warm <= 1")
+    return float(hot), float(warm)  # type: ignore[arg-type]
+
+
+def assign_tiers(
+    scores: Sequence[float],
+    numels: Sequence[int],
+    cutoffs: tuple[float, float],
+    current: Sequence[Tier],
+    pins: dict[int, Tier],
+    hysteresis: float,
+    two_tier: bool = False,
+) -> list[Tier]:
+    """Tiers for every tensor.
+
+    - ``pins`` (index -> tier) are taken as they are; their elements count toward their tier's share, and the
+      unpinned tensors fill what remains of each share (as close to the cutoffs as the pins allow).
+    - Hysteresis: for ranking, a tensor's score is multiplied by ``(1 + hysteresis)`` for each tier level it
+      currently holds above Cold. A challenger must therefore beat an incumbent by that relative margin to
+      take its place; the tier shares still follow the cutoffs exactly.
+    - ``two_tier`` (the ``hima-no-warm`` ablation): no Warm tier; the Hot boundary is the ``warm`` cutoff, so
+      the Cold share equals ``hima``'s with the same cutoffs.
+    """
+    hot, warm = cutoffs
+    total = sum(numels)
+    pinned = {tier: 0 for tier in TIERS}
+    for index, tier in pins.items():
+        pinned[tier] += numels[index]
+    free = [i for i in range(len(numels)) if i not in pins]
+    free_total = sum(numels[i] for i in free)
+
+    if two_tier:
+        hot_end = _clamp(warm * total - pinned["hot"], 0.0, free_total)
+        warm_end = hot_end
+        level = {"hot": 1, "warm": 1, "cold": 0}
+    else:
+        hot_end = _clamp(hot * total - pinned["hot"], 0.0, free_total)
+        warm_end = _clamp(warm * total - pinned["hot"] - pinned["warm"], hot_end, free_total)
+        level = {"hot": 2, "warm": 1, "cold": 0}
+
+    bonus = 1.0 + hysteresis
+    effective = {i: scores[i] * bonus ** level[current[i]] for i in free}
+    # Ties break by registration order so the result is deterministic.
+    ranked = sorted(free, key=lambda i: (-effective[i], i))
+
+    tiers: list[Tier] = list(current)
+    for index, tier in pins.items():
+        tiers[index] = tier
+    before = 0
+    for i in ranked:
+        midpoint = before + numels[i] / 2
+        tiers[i] = "hot" if midpoint < hot_end else "warm" if midpoint < warm_end else "cold"
+        before += numels[i]
+    return tiers
+
+
+def random_cold_indices(numels: Sequence[int], fraction: float, seed: int) -> set[int]:
+    """A seeded random set of tensors covering about ``fraction`` of all elements (midpoint rule)."""
+    order = list(range(len(numels)))
+    random.Random(seed).shuffle(order)
+    target = fraction * sum(numels)
+    cold: set[int] = set()
+    before = 0
+    for i in order:
+        if before + numels[i] / 2 < target:
+            cold.add(i)
+        before += numels[i]
+    return cold
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
