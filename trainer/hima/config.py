@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from .model import MODEL_PRESETS
 
 METHODS = ("full", "hima", "random-static", "hima-no-warm")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 DTYPES = ("auto", "float32", "bfloat16")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -162,7 +162,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.data is not None, "no data directory given (--data <dir with train.bin, val.bin, meta.json>)")
     need(cfg.out is not None, "no output directory given (--out <run dir>)")
     need(cfg.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
-    need(cfg.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    need(bool(DEVICE.match(cfg.device)), f"device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     need(cfg.data_order in ("random", "sequential"), f"data_order must be random or sequential, got {cfg.data_order!r}")
     need(cfg.run_id is None or bool(RUN_ID.match(cfg.run_id)), f"run id {cfg.run_id!r} must match {RUN_ID.pattern}")

@@ -1,0 +1,335 @@
+"""The training loop: GPT-2 on token files, HiMA-tiered AdamW, protocol events, controls at step boundaries.
+
+Order of one step: controls (at the boundary) -> LR -> forward/backward -> clip -> hima.step() ->
+events (step, tiers after a re-tier, memory, eval, checkpoint). A control acked with
+effective_step = s acts on the boundary after s steps, i.e. before step s + 1 runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import time
+from dataclasses import asdict
+
+import torch
+
+from . import HiMA, HiMAConfig, compile_per_block
+from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .config import TrainConfig, engine_settings
+from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
+from .data import TokenBatches
+from .events import EventWriter
+from .model import GPT, MODEL_PRESETS, gpt_config
+from .tensor_layout import tensor_infos
+
+log = logging.getLogger("hima")
+
+
+def pick_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {requested} was requested but CUDA is not available")
+        torch.cuda.set_device(torch.device(requested))  # memory figures below are per current device
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("--device mps was requested but MPS is not available")
+    return requested
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Linear warmup to cfg.lr, then cosine decay to cfg.min_lr at max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1)
+    span = max(1, cfg.max_steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: str) -> torch.optim.AdamW:
+    # Weight decay on matrices and embeddings only; never on biases and norm gains.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    extra = {"fused": True} if device.startswith("cuda") else {}
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8, **extra)
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _tier_name(tier) -> str:
+    return str(getattr(tier, "value", tier))
+
+
+def _finite_score(score) -> float:
+    score = float(score)
+    return score if math.isfinite(score) and score > 0 else 0.0
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None):
+        self.cfg, self.events, self.controls = cfg, events, controls
+        self.device = pick_device(cfg.device)
+        use_bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and self.device.startswith("cuda"))
+        self.dtype = "bfloat16" if use_bf16 else "float32"
+        self.autocast = (
+            torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+        )
+        torch.manual_seed(cfg.seed)
+        self.batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size or MODEL_PRESETS[cfg.preset]["block_size"], cfg.seed, cfg.data_order)
+        self.model_config = gpt_config(cfg.preset, self.batches.meta.vocab_size, self.batches.block_size)
+        self.model = GPT(self.model_config).to(self.device)
+        self.optimizer = make_optimizer(self.model, cfg, self.device)
+        self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
+        if cfg.compile:
+            compile_per_block(self.model.transformer.h)
+        self.tokens_per_step = cfg.batch_size * self.batches.block_size
+        self.step = 0
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+        self.last_val_loss: float | None = None
+        self.transitions_total = 0
+        self.last_checkpoint: str | None = None
+        if resume is not None:
+            self._restore(resume)
+        self.start_step = self.step
+        self.paused = False
+        self.stop_requested = False
+        self.tiers_dirty = False  # a tier control was applied: show the result after the next step
+
+    # ---- checkpoints ----
+    def _restore(self, ckpt: dict) -> None:
+        saved = ckpt.get("model_config")
+        if saved != asdict(self.model_config):
+            raise CheckpointError(f"{ckpt['path']} holds a different model ({saved}) than this run ({asdict(self.model_config)})")
+        if ckpt["config"].get("method") != self.cfg.method:
+            raise CheckpointError(f"{ckpt['path']} was trained with method {ckpt['config'].get('method')!r}, not {self.cfg.method!r}")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.hima.load_state_dict(ckpt["hima"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"{ckpt['path']} does not fit this run: {e}") from None
+        restore_rng(ckpt["rng"])
+        self.step = ckpt["step"]
+        counters = ckpt.get("counters", {})
+        self.first_loss = counters.get("first_loss")
+        self.last_loss = counters.get("last_loss")
+        self.last_val_loss = counters.get("last_val_loss")
+        self.transitions_total = counters.get("transitions_total", 0)
+        self.last_checkpoint = ckpt["path"]
+
+    def save(self) -> str:
+        payload = {
+            "model": self.model.state_dict(),
+            "hima": self.hima.state_dict(),
+            "config": self.cfg.to_json(),
+            "model_config": asdict(self.model_config),
+            "rng": rng_state(),
+            "data": {"seed": self.cfg.seed, "order": self.cfg.data_order, "next_step": self.step},
+            "counters": {
+                "first_loss": self.first_loss, "last_loss": self.last_loss,
+                "last_val_loss": self.last_val_loss, "transitions_total": self.transitions_total,
+            },
+        }
+        self.last_checkpoint = save_checkpoint(self.cfg.out, self.step, payload, self.cfg.keep_checkpoints)
+        self.events.emit("checkpoint", step=self.step, path=self.last_checkpoint)
+        return self.last_checkpoint
+
+    # ---- events ----
+    def emit_hello(self) -> None:
+        self.events.emit(
+            "hello", run_id=self.cfg.run_id, method=self.cfg.method, device=self.device, dtype=self.dtype,
+            max_steps=self.cfg.max_steps, start_step=self.start_step, cutoffs=self._cutoffs(),
+            model={"preset": self.cfg.preset, "n_params": self.model.num_params(), "n_layer": self.model_config.n_layer},
+            config={**self.cfg.to_json(), "device": self.device}, tensors=tensor_infos(self.model),
+        )
+
+    def _cutoffs(self) -> dict:
+        hot, warm = self.hima.cutoffs
+        return {"hot": float(hot), "warm": float(warm)}
+
+    def _counts(self) -> dict:
+        counts = {_tier_name(k): v for k, v in self.hima.counts().items()}
+        return {t: {"tensors": int(counts[t]["tensors"]), "elements": int(counts[t]["elements"])} for t in ("hot", "warm", "cold")}
+
+    def emit_tiers(self, transitions: list) -> None:
+        moves = [{"name": n, "from": _tier_name(a), "to": _tier_name(b)} for n, a, b in transitions]
+        self.transitions_total += len(moves)
+        tensors = [
+            {"name": n, "tier": _tier_name(self.hima.tier_of(n)), "score": _finite_score(self.hima.score_of(n)), "pinned": bool(self.hima.is_pinned(n))}
+            for n in self.hima.names
+        ]
+        self.events.emit("tiers", step=self.step, cutoffs=self._cutoffs(), counts=self._counts(), tensors=tensors, transitions=moves)
+
+    def emit_memory(self) -> None:
+        state = {k: int(v) for k, v in self.hima.optimizer_state_bytes().items()}
+        cuda = self.device.startswith("cuda")
+        self.events.emit(
+            "memory", step=self.step, device=self.device,
+            optimizer_state_bytes={k: state[k] for k in ("total", "hot", "warm", "cold")},
+            full_optimizer_state_bytes=int(self.hima.full_optimizer_state_bytes()),
+            evicted_bytes=int(self.hima.evicted_bytes()),
+            allocated_bytes=torch.cuda.memory_allocated() if cuda else None,
+            peak_bytes=torch.cuda.max_memory_allocated() if cuda else None,
+            rss_bytes=_rss_bytes(),
+        )
+
+    def emit_done(self, reason: str, started: float) -> None:
+        self.events.emit(
+            "done", step=self.step, reason=reason,
+            summary={
+                "wall_time_s": round(time.perf_counter() - started, 3), "first_loss": self.first_loss,
+                "last_loss": self.last_loss, "last_val_loss": self.last_val_loss, "counts": self._counts(),
+                "optimizer_state_bytes": int(self.hima.optimizer_state_bytes()["total"]),
+                "full_optimizer_state_bytes": int(self.hima.full_optimizer_state_bytes()),
+                "transitions": self.transitions_total, "checkpoint": self.last_checkpoint,
+            },
+        )
+
+    # ---- controls ----
+    def handle_control(self, raw) -> None:
+        try:
+            control = parse_control(raw)
+            kind, cid = control["type"], control["id"]
+            if kind in TIER_CONTROLS:
+                apply_tier_control(self.hima, self.cfg.method, control)
+                self.tiers_dirty = True
+            elif kind == "pause" and self.paused:
+                raise ControlRejected(cid, "the run is already paused")
+            elif kind == "resume" and not self.paused:
+                raise ControlRejected(cid, "the run is not paused")
+        except ControlRejected as e:
+            self.events.emit("rejected", id=e.control_id, reason=e.reason)
+            return
+        self.events.emit("ack", id=cid, control=kind, effective_step=self.step)
+        if kind == "pause":
+            self.paused = True
+            self.events.emit("status", step=self.step, state="paused")
+        elif kind == "resume":
+            self.paused = False
+            self.events.emit("status", step=self.step, state="running")
+        elif kind == "checkpoint":
+            self.save()
+        elif kind == "stop":
+            self.stop_requested = True
+
+    def at_boundary(self) -> None:
+        """Apply every queued control; while paused, block here (still answering controls)."""
+        if self.controls is None:
+            return
+        for raw in self.controls.pending():
+            self.handle_control(raw)
+        while self.paused and not self.stop_requested:
+            raw = self.controls.wait(0.2)
+            if raw is not None:
+                self.handle_control(raw)
+
+    # ---- the loop ----
+    def evaluate(self) -> float:
+        self.model.eval()
+        losses = []
+        with torch.no_grad(), self.autocast:
+            for x, y in self.batches.val_batches(self.cfg.eval_batches):
+                _, loss = self.model(x.to(self.device), y.to(self.device))
+                losses.append(loss.float())
+        self.model.train()
+        self.last_val_loss = float(torch.stack(losses).mean().item())
+        self.events.emit("eval", step=self.step, val_loss=self.last_val_loss)
+        return self.last_val_loss
+
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def run(self) -> str:
+        """Train to max_steps (or until stopped). Returns the done reason."""
+        started = time.perf_counter()
+        cfg = self.cfg
+        self.emit_hello()
+        self.emit_tiers(self.hima.take_transitions() or [])
+        self.emit_memory()
+        loss_sum = torch.zeros((), device=self.device)
+        interval_steps, interval_start, excluded = 0, time.perf_counter(), 0.0
+        while self.step < cfg.max_steps:
+            boundary_start = time.perf_counter()
+            self.at_boundary()
+            excluded += time.perf_counter() - boundary_start  # a pause is not training time
+            if self.stop_requested:
+                break
+            lr = lr_at(cfg, self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            x, y = self.batches.train_batch(self.step)
+            with self.autocast:
+                _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.hima.step()
+            self.hima.zero_grad()
+            self.step += 1
+            loss_sum += loss.detach().float()
+            interval_steps += 1
+
+            if interval_steps >= cfg.log_every or self.step == cfg.max_steps:
+                mean_loss = float(loss_sum.item()) / interval_steps  # the one sync per interval
+                if not math.isfinite(mean_loss):
+                    raise FloatingPointError(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
+                elapsed = max(1e-9, time.perf_counter() - interval_start - excluded)
+                self.first_loss = mean_loss if self.first_loss is None else self.first_loss
+                self.last_loss = mean_loss
+                self.events.emit(
+                    "step", step=self.step, loss=mean_loss, lr=lr,
+                    step_time_ms=1000.0 * elapsed / interval_steps,
+                    tokens_per_s=self.tokens_per_step * interval_steps / elapsed,
+                )
+                loss_sum.zero_()
+                interval_steps, interval_start, excluded = 0, time.perf_counter(), 0.0
+
+            side_start = time.perf_counter()
+            transitions = self.hima.take_transitions()
+            if transitions is not None or self.tiers_dirty:
+                self.tiers_dirty = False
+                self.emit_tiers(transitions or [])
+                self.emit_memory()
+            elif self.step % cfg.memory_every == 0:
+                self.emit_memory()
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+                self._sync()
+                self.evaluate()
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.max_steps:
+                self._sync()
+                self.save()
+            # Event writing, eval and checkpoints are not training time.
+            if interval_steps:
+                excluded += time.perf_counter() - side_start
+            else:
+                interval_start = time.perf_counter()
+
+        reason = "stopped" if self.stop_requested else "completed"
+        if reason == "completed" and self.step > self.start_step:
+            self.evaluate()
+        self.save()
+        self.emit_memory()
+        self.emit_done(reason, started)
+        return reason
+
+
+def install_stop_signals(trainer: Trainer) -> None:
+    """SIGTERM (and Ctrl-C) finish the current step, checkpoint, emit done: same as a `stop` control."""
+
+    def request_stop(signum, frame):
+        log.info("signal %s: stopping after this step", signum)
+        trainer.stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)

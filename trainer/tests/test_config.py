@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from hima.config import ConfigError, engine_settings, load_config_file, resolve_config
+
+
+def test_flags_win_over_file_and_file_over_preset():
+    cfg = resolve_config({"lr": 1e-3, "max_steps": 7, "data": "d", "out": "o"}, {"max_steps": 9})
+    assert (cfg.lr, cfg.max_steps, cfg.preset) == (1e-3, 9, "tiny")
+    small = resolve_config({}, {"preset": "small", "data": "d", "out": "o"})
+    assert small.lr == 6e-4 and small.data_order == "sequential"
+
+
+def test_unknown_keys_and_bad_values_are_clear_errors(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"lr": 1e-3, "learning_rate": 1}))
+    with pytest.raises(ConfigError, match="unknown key.*learning_rate"):
+        load_config_file(str(path))
+    path.write_text(json.dumps({"max_steps": "ten"}))
+    with pytest.raises(ConfigError, match="'max_steps' must be int"):
+        load_config_file(str(path))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config_file(str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigError, match="hot <= warm"):
+        resolve_config({}, {"data": "d", "out": "o", "hot": 0.8, "warm": 0.2})
+    with pytest.raises(ConfigError, match="no data directory"):
+        resolve_config({}, {"out": "o"})
+    with pytest.raises(ConfigError, match="run id"):
+        resolve_config({}, {"data": "d", "out": "o", "run_id": "../escape"})
+
+
+def test_engine_settings_pass_only_what_is_set():
+    cfg = resolve_config({"hysteresis": 0.2}, {"data": "d", "out": "o", "method": "hima-no-warm"})
+    kw = engine_settings(cfg)
+    assert kw["method"] == "hima-no-warm" and kw["hysteresis"] == 0.2 and "probe_every" not in kw
