@@ -1,0 +1,166 @@
+// The one live training run in this window: the trainer process (RunManager), the panel state it feeds
+// (RunModel), the status bar item, and the notifications at its end.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
+import { PROTOCOL_VERSION } from "../protocol/protocol.generated";
+import { describeExit, type ControlWithoutIdAndVersion, type RunManager, type TrainerExit } from "./run/RunManager";
+import { RunModel } from "./run/RunModel";
+import { STDERR_FILE } from "./run/RunStore";
+import type { PanelHost } from "./views/PanelHost";
+import { doneSummary, statusBarText, type LiveStatus } from "./views/statusText";
+
+export type ControlRequest = ControlWithoutIdAndVersion;
+
+const STOP_GRACE_MS = 30_000;
+const SHOWN_STDERR_LINES = 8;
+
+export class LiveRun implements vscode.Disposable {
+  readonly model: RunModel;
+  /** Resolves with the trainer's hello; rejects if the process exits first. */
+  readonly hello: Promise<HelloEvent>;
+  /** Last cutoffs the trainer reported (hello or tiers), for the Set Cutoffs input boxes. */
+  cutoffs: Cutoffs | null = null;
+  /** Set when the user cancelled the start: the exit is then expected, not a crash to report. */
+  cancelled = false;
+  private readonly status: LiveStatus = { state: "starting", step: 0, maxSteps: null, loss: null, counts: null };
+  private readonly statusItem: vscode.StatusBarItem;
+  private readonly unsubscribe: Array<() => void> = [];
+  private lastDone: Extract<Event, { type: "done" }> | null = null;
+  private ended = false;
+
+  constructor(
+    readonly manager: RunManager,
+    private readonly panel: PanelHost,
+    private readonly log: vscode.LogOutputChannel,
+    maxPoints: number,
+    private readonly onEnded: (run: LiveRun, exit: TrainerExit) => void,
+  ) {
+    this.model = new RunModel({ maxPoints });
+    this.model.setStatus("starting");
+    this.statusItem = vscode.window.createStatusBarItem("hima.run", vscode.StatusBarAlignment.Left, 50);
+    this.statusItem.name = "HiMA Run";
+    this.statusItem.command = "hima.showPanel";
+    this.statusItem.tooltip = `HiMA run ${manager.runId} — click to show the tier panel`;
+    this.renderStatus();
+    this.statusItem.show();
+
+    let resolveHello!: (h: HelloEvent) => void;
+    let rejectHello!: (e: Error) => void;
+    this.hello = new Promise((res, rej) => ((resolveHello = res), (rejectHello = rej)));
+    this.hello.catch(() => {}); // Observed by whoever awaits the start; never an unhandled rejection.
+
+    this.unsubscribe.push(
+      manager.onEvent((e) => {
+        if (e.type === "hello") resolveHello(e);
+        this.onEvent(e);
+      }),
+      manager.onNoise((text, reason) => this.log.warn(`[trainer ${manager.runId}] ${reason}: ${text.slice(0, 500)}`)),
+      manager.onExit((exit) => {
+        rejectHello(new Error(`the trainer exited before it started (${describeExit(exit)})`));
+        this.onExit(exit);
+      }),
+    );
+  }
+
+  get runId(): string {
+    return this.manager.runId;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Sends a control line and shows it as pending in the panel until the trainer acks or rejects it. */
+  sendControl(request: ControlRequest): string {
+    if (this.ended) throw new Error(`run ${this.runId} has ended`);
+    const id = this.manager.sendControl(request);
+    this.model.trackControl(id, { ...request, id, v: PROTOCOL_VERSION } as Control);
+    this.panel.scheduleUpdate();
+    this.log.info(`[trainer ${this.runId}] control ${id}: ${JSON.stringify(request)}`);
+    return id;
+  }
+
+  /** Graceful stop (the trainer finishes the step, checkpoints, says done), then SIGTERM/SIGKILL after a grace period. */
+  stop(): Promise<TrainerExit> {
+    if (!this.ended) {
+      this.status.state = "stopping";
+      this.model.setStatus("stopping");
+      this.renderStatus();
+      this.panel.scheduleUpdate();
+    }
+    return this.manager.stop(STOP_GRACE_MS);
+  }
+
+  stderrLogPath(): string {
+    return path.join(this.manager.runDir, STDERR_FILE);
+  }
+
+  dispose(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.statusItem.dispose();
+    if (!this.ended) this.manager.kill();
+  }
+
+  private onEvent(e: Event): void {
+    this.model.apply(e);
+    switch (e.type) {
+      case "hello":
+        this.status.state = "running";
+        this.status.maxSteps = e.max_steps;
+        this.status.step = e.start_step;
+        this.cutoffs = e.cutoffs;
+        break;
+      case "step":
+        this.status.step = e.step;
+        this.status.loss = e.loss;
+        break;
+      case "tiers":
+        this.status.counts = e.counts;
+        this.cutoffs = e.cutoffs;
+        break;
+      case "status":
+        this.status.state = e.state;
+        break;
+      case "error":
+        this.log.error(`[trainer ${this.runId}] ${e.fatal ? "fatal error" : "error"}: ${e.message}`);
+        if (e.fatal) void vscode.window.showErrorMessage(`HiMA run ${this.runId}: ${e.message}`);
+        break;
+      case "rejected":
+        this.log.warn(`[trainer ${this.runId}] control ${e.id ?? "?"} rejected: ${e.reason}`);
+        break;
+      case "done":
+        this.lastDone = e;
+        break;
+    }
+    this.renderStatus();
+    this.panel.scheduleUpdate();
+  }
+
+  private onExit(exit: TrainerExit): void {
+    this.ended = true;
+    const how = describeExit(exit);
+    this.model.setStatus(exit.crashed ? "crashed" : "done", how, exit.crashed ? exit.stderrTail : []);
+    this.panel.scheduleUpdate();
+    this.statusItem.hide();
+    this.log.info(`[trainer ${this.runId}] exited: ${how}${exit.sawDone ? "" : " (no done event)"}`);
+    this.onEnded(this, exit);
+    if (this.cancelled) return;
+    if (exit.crashed) void this.reportCrash(how, exit.stderrTail);
+    else if (this.lastDone) void vscode.window.showInformationMessage(`HiMA run ${this.runId} ${doneSummary(this.lastDone)}.`);
+    else void vscode.window.showInformationMessage(`HiMA run ${this.runId} ended (${how}).`);
+  }
+
+  private async reportCrash(how: string, stderrTail: string[]): Promise<void> {
+    const tail = stderrTail.slice(-SHOWN_STDERR_LINES).join("\n");
+    const choice = await vscode.window.showErrorMessage(
+      `HiMA run ${this.runId} crashed (${how}).${tail ? `\n${tail}` : " The trainer wrote nothing to stderr."}`,
+      "Show Log",
+    );
+    if (choice === "Show Log") await vscode.window.showTextDocument(vscode.Uri.file(this.stderrLogPath()));
+  }
+
+  private renderStatus(): void {
+    this.statusItem.text = statusBarText(this.status);
+  }
+}

@@ -1,0 +1,71 @@
+// Reads the `hima.*` settings in one place. hima.pythonPath is a restricted setting: a value from workspace
+// settings is ignored while the workspace is untrusted (see findPython), whatever VS Code's own filtering does.
+import * as path from "node:path";
+import * as vscode from "vscode";
+
+export interface HimaSettings {
+  defaultPreset: string;
+  /** Absolute path, or undefined when not set. */
+  defaultConfig: string | undefined;
+  /** Absolute path, or undefined when not set. */
+  dataFolder: string | undefined;
+  runsFolder: string;
+  maxSteps: number | undefined;
+  method: string | undefined;
+  device: string | undefined;
+  /** Only when the user set them explicitly: otherwise the preset or config file decides. */
+  cutoffs: { hot: number; warm: number } | undefined;
+  chartMaxPoints: number;
+  startTimeoutMs: number;
+}
+
+/** The first workspace folder's path: runs, datasets and .venv live there. */
+export function workspaceDir(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+/** A setting's path, workspace-relative unless absolute; undefined when empty. */
+export function resolvePathSetting(value: string | undefined, base: string | undefined): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (path.isAbsolute(v) || !base) return v;
+  return path.resolve(base, v);
+}
+
+function isSetExplicitly(config: vscode.WorkspaceConfiguration, key: string): boolean {
+  const i = config.inspect(key);
+  return i !== undefined && (i.globalValue !== undefined || i.workspaceValue !== undefined || i.workspaceFolderValue !== undefined);
+}
+
+export function readSettings(): HimaSettings {
+  const c = vscode.workspace.getConfiguration("hima");
+  const base = workspaceDir();
+  const maxSteps = c.get<number>("maxSteps", 0);
+  const method = c.get<string>("method", "");
+  const device = c.get<string>("device", "auto");
+  const cutoffsSet = isSetExplicitly(c, "cutoffs.hot") || isSetExplicitly(c, "cutoffs.warm");
+  return {
+    defaultPreset: c.get<string>("defaultPreset", "tiny"),
+    defaultConfig: resolvePathSetting(c.get<string>("defaultConfig"), base),
+    dataFolder: resolvePathSetting(c.get<string>("dataFolder"), base),
+    runsFolder: resolvePathSetting(c.get<string>("runsFolder"), base) ?? path.resolve(base ?? ".", ".hima/runs"),
+    maxSteps: Number.isInteger(maxSteps) && maxSteps > 0 ? maxSteps : undefined,
+    method: method || undefined,
+    device: device && device !== "auto" ? device : undefined,
+    cutoffs: cutoffsSet ? { hot: c.get<number>("cutoffs.hot", 0.3), warm: c.get<number>("cutoffs.warm", 0.6) } : undefined,
+    chartMaxPoints: Math.max(50, c.get<number>("chart.maxPoints", 1000)),
+    startTimeoutMs: Math.max(5, c.get<number>("startTimeoutSeconds", 180)) * 1000,
+  };
+}
+
+/** hima.pythonPath values, most specific first, each with where it came from; the trust decision is findPython's. */
+export function pythonPathSettings(): Array<{ value: string; fromWorkspace: boolean }> {
+  const i = vscode.workspace.getConfiguration("hima").inspect<string>("pythonPath");
+  if (!i) return [];
+  const values = [
+    { value: i.workspaceFolderValue, fromWorkspace: true },
+    { value: i.workspaceValue, fromWorkspace: true },
+    { value: i.globalValue, fromWorkspace: false },
+  ];
+  return values.filter((v): v is { value: string; fromWorkspace: boolean } => typeof v.value === "string" && v.value.trim() !== "");
+}

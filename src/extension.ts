@@ -1,0 +1,70 @@
+// Entry point of the HiMA extension: the panel host, the commands, and the one live run of this window.
+import * as vscode from "vscode";
+import type { LiveRun } from "./LiveRun";
+import { forgetVerifiedPythons } from "./commands/ensurePython";
+import { openRun } from "./commands/openRun";
+import { panelMessageHandler } from "./commands/panelMessages";
+import { prepareDatasetCommand } from "./commands/prepareDataset";
+import type { HimaServices } from "./commands/services";
+import { setCutoffs } from "./commands/setCutoffs";
+import { startTraining } from "./commands/startTraining";
+import { stopTraining } from "./commands/stopTraining";
+import { PANEL_VIEW_ID, PanelHost } from "./views/PanelHost";
+
+let live: LiveRun | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel("HiMA", { log: true });
+  context.subscriptions.push(log);
+
+  let services!: HimaServices;
+  const panel = new PanelHost(context.extensionUri, log, (message) => panelMessageHandler(services)(message));
+  services = {
+    extensionContext: context,
+    log,
+    panel,
+    liveRun: () => live,
+    setLiveRun: (run) => {
+      live = run;
+    },
+  };
+  context.subscriptions.push(
+    panel,
+    vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
+    { dispose: () => live?.dispose() },
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("hima.pythonPath")) forgetVerifiedPythons();
+    }),
+  );
+
+  // Every command runs inside a guard: an exception is logged and shown, never thrown into the host.
+  const register = (id: string, title: string, run: () => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async () => {
+        try {
+          return await run();
+        } catch (err) {
+          log.error(`${title} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+          const choice = await vscode.window.showErrorMessage(`HiMA: ${title} failed: ${err instanceof Error ? err.message : String(err)}`, "Show Log");
+          if (choice) log.show();
+        }
+      }),
+    );
+  register("hima.startTraining", "Start Training", () => startTraining(services));
+  register("hima.stopTraining", "Stop Training", () => stopTraining(services));
+  register("hima.setCutoffs", "Set Cutoffs", () => setCutoffs(services));
+  register("hima.openRun", "Open Run", () => openRun(services));
+  register("hima.prepareDataset", "Prepare Dataset", () => prepareDatasetCommand(services));
+  register("hima.showPanel", "Show Tier Panel", () => {
+    // From the status bar the user means the live run, even if a replay is on screen.
+    if (live && !live.isEnded && panel.current !== live.model) panel.show(live.model);
+    return panel.reveal();
+  });
+  register("hima.openPanelInEditor", "Open Tier Panel in Editor", () => panel.openInEditor());
+}
+
+export function deactivate(): void {
+  // Never leave a trainer running without its window; its events.jsonl stays readable for Open Run.
+  live?.dispose();
+  live = undefined;
+}
