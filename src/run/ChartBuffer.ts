@@ -1,0 +1,101 @@
+// Full-resolution chart data on the host: one x column (step) and named y columns, appended in O(1)
+// per event. The panel gets a downsampled copy, computed only when asked and cached until the data changes.
+import type { ChartData } from "../../common/messages";
+import { downsampleMinMax } from "./downsample";
+
+export class ChartBuffer<Name extends string> {
+  readonly x: number[] = [];
+  private readonly cols: Array<Array<number | null>>;
+  private readonly col: Map<string, number>;
+  /** Bumped on every change, so callers can tell whether a chart needs re-sending. */
+  version = 0;
+  private cache: { version: number; maxPoints: number; data: ChartData } | null = null;
+
+  constructor(readonly names: readonly Name[]) {
+    this.cols = names.map(() => []);
+    this.col = new Map(names.map((n, i) => [n, i]));
+  }
+
+  get length(): number {
+    return this.x.length;
+  }
+
+  /**
+   * Sets values in the row at `x`: a new row when x is past the end (the usual case, O(1)); values for
+   * the same x are merged into one row (a step's loss and its val loss); an earlier x is found and merged
+   * or inserted in order.
+   */
+  put(x: number, values: Partial<Record<Name, number | null>>): void {
+    const n = this.x.length;
+    let row: number;
+    if (n === 0 || this.x[n - 1] < x) {
+      row = n;
+      this.insertRow(row, x);
+    } else if (this.x[n - 1] === x) {
+      row = n - 1;
+    } else {
+      row = lowerBound(this.x, x);
+      if (this.x[row] !== x) this.insertRow(row, x);
+    }
+    for (const [name, value] of Object.entries(values) as Array<[Name, number | null | undefined]>) {
+      if (value === undefined) continue;
+      const c = this.col.get(name);
+      if (c !== undefined) this.cols[c][row] = value === null || Number.isFinite(value) ? value : null;
+    }
+    this.version++;
+  }
+
+  /** Drops rows after `x` (a resumed run starts again from its checkpoint's step). */
+  truncateAfter(x: number): void {
+    const cut = upperBound(this.x, x);
+    if (cut >= this.x.length) return;
+    this.x.length = cut;
+    for (const c of this.cols) c.length = cut;
+    this.version++;
+  }
+
+  /** The chart as the panel draws it: at most maxPoints rows. */
+  data(maxPoints: number): ChartData {
+    if (this.cache && this.cache.version === this.version && this.cache.maxPoints === maxPoints) return this.cache.data;
+    const d = downsampleMinMax(this.x, this.cols, maxPoints);
+    const series: Record<string, Array<number | null>> = {};
+    this.names.forEach((name, i) => (series[name] = d.ys[i]));
+    const data: ChartData = { x: d.x, series };
+    this.cache = { version: this.version, maxPoints, data };
+    return data;
+  }
+
+  private insertRow(row: number, x: number): void {
+    if (row === this.x.length) {
+      this.x.push(x);
+      for (const c of this.cols) c.push(null);
+    } else {
+      this.x.splice(row, 0, x);
+      for (const c of this.cols) c.splice(row, 0, null);
+    }
+  }
+}
+
+/** First index whose value is >= x (x sorted ascending). */
+function lowerBound(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose value is > x (x sorted ascending). */
+function upperBound(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

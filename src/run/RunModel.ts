@@ -1,0 +1,270 @@
+// Folds protocol events into what the panel draws (common/messages.ts). Per event the work is O(1)
+// amortised (plus the size of the event itself: a `tiers` event lists every tensor); tier history grows
+// only when a tensor changes tier; downsampling happens only when a snapshot or update is taken.
+import type { ChartData, Charts, ControlStatus, PanelSnapshot, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
+import type { Control, Cutoffs, Event, EventOf, TensorInfo, TierCounts } from "../../protocol/protocol.generated";
+import { ChartBuffer } from "./ChartBuffer";
+
+const DEFAULT_MAX_POINTS = 1000;
+/** Controls kept for the panel's list; older ones are dropped. */
+const MAX_CONTROLS = 50;
+const MAX_ERROR_LINES = 50;
+const LIVE: ReadonlySet<RunStatus> = new Set(["starting", "running", "paused", "stopping"]);
+
+type ChartName = keyof Charts;
+
+export interface RunModelOptions {
+  /** Rows per chart after downsampling. */
+  maxPoints?: number;
+  /** Run id shown before the trainer's `hello` arrives. */
+  runId?: string;
+}
+
+export class RunModel {
+  private readonly maxPoints: number;
+  private run: RunSummaryView | null = null;
+  private tensors: TensorInfo[] = [];
+  private readonly index = new Map<string, number>();
+  private states: TensorState[] = [];
+  private history: TierHistory[] = [];
+  private tierStep: number | null = null;
+  private counts: TierCounts | null = null;
+  private cutoffs: Cutoffs | null = null;
+  private readonly charts = {
+    loss: new ChartBuffer(["loss", "val_loss"] as const),
+    throughput: new ChartBuffer(["tokens_per_s"] as const),
+    memory: new ChartBuffer(["allocated", "peak", "rss", "state_hot", "state_warm", "state_cold", "state_total", "evicted"] as const),
+    tierCounts: new ChartBuffer(["hot", "warm", "cold"] as const),
+  };
+  private controls: ControlStatus[] = [];
+  private readonly controlById = new Map<string, ControlStatus>();
+
+  // What changed since the last snapshot()/takeUpdate().
+  private runDirty = false;
+  private tiersDirty = false;
+  private controlsDirty = false;
+  private liveSent = false;
+  private chartVersionsSent = this.chartVersions();
+
+  constructor(opts: RunModelOptions = {}) {
+    const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
+    if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new RangeError(`maxPoints must be an integer >= 2, got ${maxPoints}`);
+    this.maxPoints = maxPoints;
+    if (opts.runId !== undefined) this.run = placeholderRun(opts.runId, "starting");
+  }
+
+  apply(event: Event): void {
+    switch (event.type) {
+      case "hello":
+        return this.onHello(event);
+      case "step": {
+        this.charts.loss.put(event.step, { loss: event.loss });
+        this.charts.throughput.put(event.step, { tokens_per_s: event.tokens_per_s });
+        return this.updateRun({ step: event.step, loss: finiteOrNull(event.loss) });
+      }
+      case "eval":
+        this.charts.loss.put(event.step, { val_loss: event.val_loss });
+        return this.updateRun({ valLoss: finiteOrNull(event.val_loss) });
+      case "tiers":
+        return this.onTiers(event);
+      case "memory": {
+        const s = event.optimizer_state_bytes;
+        this.charts.memory.put(event.step, {
+          allocated: event.allocated_bytes, peak: event.peak_bytes, rss: event.rss_bytes,
+          state_hot: s.hot, state_warm: s.warm, state_cold: s.cold, state_total: s.total, evicted: event.evicted_bytes,
+        });
+        return;
+      }
+      case "ack":
+        return this.settleControl(event.id, event.control, { state: "acked", effectiveStep: event.effective_step, reason: null });
+      case "rejected":
+        return this.settleControl(event.id, null, { state: "rejected", effectiveStep: null, reason: event.reason });
+      case "status":
+        if (this.run && (this.run.status === "running" || this.run.status === "paused")) this.updateRun({ status: event.state, step: event.step });
+        return;
+      case "error":
+        if (event.fatal && this.run) this.updateRun({ errorTail: [...this.run.errorTail, event.message].slice(-MAX_ERROR_LINES) });
+        return;
+      case "done": {
+        const live = this.run !== null && LIVE.has(this.run.status);
+        this.updateRun({
+          step: event.step,
+          loss: event.summary.last_loss ?? this.run?.loss ?? null,
+          valLoss: event.summary.last_val_loss ?? this.run?.valLoss ?? null,
+          ...(live && event.reason !== "error" ? { status: "done" as const } : {}),
+        });
+        return;
+      }
+      case "checkpoint":
+        return;
+    }
+  }
+
+  setStatus(status: RunStatus, exit?: string | null, errorTail?: string[]): void {
+    if (!this.run) this.run = placeholderRun("", status);
+    this.updateRun({ status, ...(exit !== undefined ? { exit } : {}), ...(errorTail !== undefined ? { errorTail: errorTail.slice(-MAX_ERROR_LINES) } : {}) });
+  }
+
+  trackControl(id: string, control: Control): void {
+    this.addControl({ id, label: controlLabel(control), state: "pending", effectiveStep: null, reason: null });
+  }
+
+  snapshot(): PanelSnapshot {
+    const snap: PanelSnapshot = {
+      run: this.run ? { ...this.run, errorTail: this.run.errorTail.slice() } : null,
+      tensors: this.tensors.slice(),
+      tiers: this.states.map((s) => ({ ...s })),
+      tierStep: this.tierStep,
+      counts: this.counts,
+      cutoffs: this.cutoffs,
+      history: this.history.map((h) => h.slice()),
+      charts: this.chartData(),
+      controls: this.controls.map((c) => ({ ...c })),
+      rankMemory: null,
+      live: this.live,
+    };
+    this.markSent();
+    return snap;
+  }
+
+  takeUpdate(): PanelUpdate | null {
+    const update: PanelUpdate = {};
+    if (this.runDirty) update.run = this.run ? { ...this.run, errorTail: this.run.errorTail.slice() } : null;
+    if (this.tiersDirty && this.tierStep !== null && this.counts && this.cutoffs) {
+      update.tiers = {
+        step: this.tierStep,
+        states: this.states.map((s) => ({ ...s })),
+        counts: this.counts,
+        cutoffs: this.cutoffs,
+        history: this.history.map((h) => h.slice()),
+      };
+    }
+    const versions = this.chartVersions();
+    if (versions.some((v, i) => v !== this.chartVersionsSent[i])) update.charts = this.chartData();
+    if (this.controlsDirty) update.controls = this.controls.map((c) => ({ ...c }));
+    if (this.live !== this.liveSent) update.live = this.live;
+    this.markSent();
+    return Object.keys(update).length > 0 ? update : null;
+  }
+
+  /** Whether controls can be sent: the run is live. */
+  get live(): boolean {
+    return this.run !== null && LIVE.has(this.run.status);
+  }
+
+  /** Number of chart rows held at full resolution (steps seen), for tests and diagnostics. */
+  get fullResolutionSteps(): number {
+    return this.charts.loss.length;
+  }
+
+  private onHello(e: EventOf<"hello">): void {
+    const sameModel = e.tensors.length === this.tensors.length && e.tensors.every((t, i) => t.name === this.tensors[i].name);
+    if (!sameModel) {
+      this.tensors = e.tensors.slice();
+      this.index.clear();
+      this.tensors.forEach((t, i) => this.index.set(t.name, i));
+      this.states = this.tensors.map(() => ({ tier: "hot", score: 0, pinned: false, changed: false }));
+      this.history = this.tensors.map(() => []);
+      this.tierStep = null;
+      this.counts = null;
+      this.tiersDirty = true;
+    }
+    // A resumed segment restarts at its checkpoint's step: later points of the old segment are stale.
+    for (const c of Object.values(this.charts)) c.truncateAfter(e.start_step);
+    this.cutoffs = e.cutoffs;
+    const status = this.run && !LIVE.has(this.run.status) ? this.run.status : "running";
+    this.run = {
+      id: e.run_id, method: e.method, preset: e.model.preset, device: e.device, status,
+      step: e.start_step, maxSteps: e.max_steps, loss: this.run?.loss ?? null, valLoss: this.run?.valLoss ?? null,
+      exit: this.run?.exit ?? null, errorTail: this.run?.errorTail ?? [],
+    };
+    this.runDirty = true;
+  }
+
+  private onTiers(e: EventOf<"tiers">): void {
+    const moved = new Set(e.transitions.map((t) => t.name));
+    for (const s of this.states) s.changed = false;
+    for (const t of e.tensors) {
+      const i = this.index.get(t.name);
+      if (i === undefined) continue; // not in hello: nothing to draw it in
+      const before = this.states[i];
+      const hist = this.history[i];
+      const changed = moved.has(t.name) || (hist.length > 0 && before.tier !== t.tier);
+      this.states[i] = { tier: t.tier, score: t.score, pinned: t.pinned, changed };
+      if (hist.length === 0 || hist[hist.length - 1][1] !== t.tier) hist.push([e.step, t.tier]);
+    }
+    this.tierStep = e.step;
+    this.counts = e.counts;
+    this.cutoffs = e.cutoffs;
+    this.tiersDirty = true;
+    this.charts.tierCounts.put(e.step, { hot: e.counts.hot.tensors, warm: e.counts.warm.tensors, cold: e.counts.cold.tensors });
+  }
+
+  private settleControl(id: string | null, controlType: string | null, result: Pick<ControlStatus, "state" | "effectiveStep" | "reason">): void {
+    const known = id !== null ? this.controlById.get(id) : undefined;
+    if (known) {
+      Object.assign(known, result);
+      this.controlsDirty = true;
+      return;
+    }
+    // Not sent from here (a replayed run, or a line the trainer could not read): still worth showing.
+    this.addControl({ id: id ?? "", label: controlType ?? (id ? `control ${id}` : "unreadable control"), ...result });
+  }
+
+  private addControl(c: ControlStatus): void {
+    this.controls.push(c);
+    if (c.id) this.controlById.set(c.id, c);
+    if (this.controls.length > MAX_CONTROLS) {
+      for (const old of this.controls.splice(0, this.controls.length - MAX_CONTROLS)) {
+        if (this.controlById.get(old.id) === old) this.controlById.delete(old.id);
+      }
+    }
+    this.controlsDirty = true;
+  }
+
+  private updateRun(patch: Partial<RunSummaryView>): void {
+    if (!this.run) return; // events before hello carry nothing the panel can place
+    Object.assign(this.run, patch);
+    this.runDirty = true;
+  }
+
+  private chartData(): Charts {
+    const data = (name: ChartName): ChartData => this.charts[name].data(this.maxPoints);
+    return { loss: data("loss"), throughput: data("throughput"), memory: data("memory"), tierCounts: data("tierCounts") };
+  }
+
+  private chartVersions(): number[] {
+    const c = this.charts;
+    return [c.loss.version, c.throughput.version, c.memory.version, c.tierCounts.version];
+  }
+
+  private markSent(): void {
+    this.runDirty = false;
+    this.tiersDirty = false;
+    this.controlsDirty = false;
+    this.liveSent = this.live;
+    this.chartVersionsSent = this.chartVersions();
+  }
+}
+
+function placeholderRun(id: string, status: RunStatus): RunSummaryView {
+  return { id, method: "", preset: null, device: "", status, step: 0, maxSteps: 0, loss: null, valLoss: null, exit: null, errorTail: [] };
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+/** What the panel's control list says about a control, e.g. "set_cutoffs hot=0.30 warm=0.60". */
+export function controlLabel(c: Control): string {
+  switch (c.type) {
+    case "set_cutoffs":
+      return `set_cutoffs hot=${c.hot.toFixed(2)} warm=${c.warm.toFixed(2)}`;
+    case "pin":
+      return `pin ${c.name} to ${c.tier}`;
+    case "unpin":
+      return `unpin ${c.name}`;
+    default:
+      return c.type;
+  }
+}
