@@ -164,8 +164,9 @@ class Trainer:
     def emit_tiers(self, transitions: list) -> None:
         moves = [{"name": n, "from": _tier_name(a), "to": _tier_name(b)} for n, a, b in transitions]
         self.transitions_total += len(moves)
+        scores = self.hima.scores()  # one device sync for all tensors
         tensors = [
-            {"name": n, "tier": _tier_name(self.hima.tier_of(n)), "score": _finite_score(self.hima.score_of(n)), "pinned": bool(self.hima.is_pinned(n))}
+            {"name": n, "tier": _tier_name(self.hima.tier_of(n)), "score": _finite_score(scores[n]), "pinned": bool(self.hima.is_pinned(n))}
             for n in self.hima.names
         ]
         self.events.emit("tiers", step=self.step, cutoffs=self._cutoffs(), counts=self._counts(), tensors=tensors, transitions=moves)
@@ -273,7 +274,7 @@ class Trainer:
                 _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
             loss.backward()
             if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.hima.clip_grad_norm_(cfg.grad_clip)  # clips only applied gradients, not probe ones
             self.hima.step()
             self.hima.zero_grad()
             self.step += 1

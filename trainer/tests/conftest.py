@@ -21,6 +21,7 @@ FAST_CONFIG = {
     "warmup_steps": 5,
     "retier_every": 5,
     "first_retier": 5,
+    "probe_every": 5,
     "memory_every": 5,
     "lr": 3e-3,
 }
