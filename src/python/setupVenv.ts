@@ -71,7 +71,10 @@ export function runStep(step: SetupStep, cwd: string, onLine: (line: string) => 
     });
     child.on("close", (code, sig) => {
       signal?.removeEventListener("abort", onAbort);
-      if (partial.trim()) tail.push(partial);
+      if (partial.trim()) {
+        tail.push(partial);
+        onLine(partial);
+      }
       if (signal?.aborted) reject(new SetupError(step, "cancelled", tail.slice(-TAIL_LINES)));
       else if (code === 0) resolvePromise();
       else reject(new SetupError(step, sig ? `signal ${sig}` : `exit code ${code}`, tail.slice(-TAIL_LINES)));
