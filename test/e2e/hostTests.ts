@@ -1,0 +1,161 @@
+// Runs the extension-host integration tests (host/index.ts) inside the real VS Code: the workbench is opened
+// with a `payload` naming extensionDevelopmentPath (this repository, built) and extensionTestsPath; the page
+// reports the end through window.codeAutomationExit and the console through window.codeAutomationLog.
+// Two sessions: a trusted workspace (commands, settings, a crashing trainer) and an untrusted one (trust on).
+//   node dist-test/e2e/hostTests.js   (environment: see e2eEnv.ts; run.sh sets it)
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { startCodeServer } from "./codeServer";
+import { makeWorkspace, readE2eEnv, type E2eEnv } from "./e2eEnv";
+import type { HostTestConfig } from "./host/index";
+import { assert, StepRunner, waitUntil } from "./steps";
+import { launchBrowser, newWorkbenchPage, notifications, runCommand, sideBarWebview } from "./workbench";
+
+const FAILING_LINE = "e2e-fake-trainer: simulated failure 4711 (CUDA out of memory)";
+const HOST_TIMEOUT_MS = 300_000;
+
+interface SessionOutcome {
+  exitCode: number;
+  log: string[];
+  results: Array<{ name: string; ok: boolean; error?: string }>;
+  page: Page;
+  /** Stops this session's code-server. */
+  stop(): Promise<void>;
+}
+
+/** Writes an executable shell script (the fake interpreters stand in for hima.pythonPath). */
+function script(path: string, body: string): string {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+async function hostSession(env: E2eEnv, browser: Browser, steps: StepRunner, name: string, ws: string, cfg: HostTestConfig, trust: boolean): Promise<SessionOutcome> {
+  writeFileSync(join(ws, "e2e-host.json"), JSON.stringify(cfg, null, 2));
+  const stateDir = join(env.workDir, `${name}-state`);
+  const server = await startCodeServer({
+    entry: env.codeServerEntry,
+    stateDir,
+    // Empty: the extension under test comes from extensionDevelopmentPath, never from an installed copy.
+    extensionsDir: join(stateDir, "extensions"),
+    pidFile: env.pidFile,
+    workspaceTrust: trust,
+    userSettings: { "hima.device": "cpu", "hima.startTimeoutSeconds": 240 },
+  });
+  const page = await newWorkbenchPage(browser);
+  steps.page = page;
+  const log: string[] = [];
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (exit = resolve));
+  await page.exposeFunction("codeAutomationLog", (type: string, args: unknown[]) => {
+    const line = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+    log.push(line);
+    if (line.includes("E2E-HOST")) console.log(`    [host ${type}] ${line}`);
+  });
+  await page.exposeFunction("codeAutomationExit", (code: number) => exit(code));
+  const payload: Array<[string, string]> = [
+    ["extensionDevelopmentPath", server.remoteUri(env.repo)],
+    ["extensionTestsPath", server.remoteUri(join(env.repo, "dist-test", "e2e", "host", "index.js"))],
+    ["skipWelcome", "true"],
+  ];
+  try {
+    await page.goto(server.folderUrl(ws, payload));
+    const timeout = new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the extension-host tests did not finish within ${HOST_TIMEOUT_MS / 1000} s`)), HOST_TIMEOUT_MS));
+    const exitCode = await Promise.race([exited, timeout]);
+    const resultsFile = join(ws, "e2e-host-results.json");
+    const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : [];
+    return { exitCode, log, results, page, stop: server.stop };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Reports each in-host test as a step of its own. */
+async function reportHostResults(steps: StepRunner, outcome: SessionOutcome, expected: number): Promise<void> {
+  for (const r of outcome.results) {
+    await steps.step(`[extension host] ${r.name}`, async () => assert(r.ok, r.error ?? "failed"), { independent: true });
+  }
+  if (outcome.results.length < expected) {
+    await steps.step(`[extension host] ${expected} tests ran (exit code ${outcome.exitCode})`, async () => {
+      throw new Error(`only ${outcome.results.length} results; last host log lines:\n${outcome.log.slice(-15).join("\n")}`);
+    }, { independent: true });
+  }
+}
+
+async function main(): Promise<number> {
+  const env = readE2eEnv();
+  const steps = new StepRunner("host", env.resultsDir);
+  const browser = await launchBrowser();
+  try {
+    // Trusted workspace: commands, settings, and a trainer that fails.
+    const ws = makeWorkspace(env, "host-ws");
+    mkdirSync(join(ws, ".vscode"), { recursive: true });
+    writeFileSync(join(ws, ".vscode", "settings.json"), JSON.stringify({ "hima.dataFolder": "data/tokens", "hima.defaultPreset": "tiny" }, null, 2));
+    const failingPython = script(
+      join(env.workDir, "failing-python.sh"),
+      `# Answers the extension's "python -c <check>" like the real interpreter; as a trainer it fails.\n` +
+        `if [ "$1" = "-c" ]; then exec "${env.python}" "$@"; fi\n` +
+        `echo "e2e-fake-trainer: loading the model" >&2\necho "${FAILING_LINE}" >&2\nexit 1`,
+    );
+    const trusted = await steps.step("extension-host tests run in a trusted workspace", () =>
+      hostSession(env, browser, steps, "host-trusted", ws, { suite: "trusted", failingPython, failingLine: FAILING_LINE }, false),
+    );
+    if (trusted) {
+      await reportHostResults(steps, trusted, 2);
+      const page = trusted.page;
+      await steps.step("the crash notification shows the trainer's stderr tail", async () => {
+        const text = await waitUntil("an error notification with the stderr tail", async () => {
+          const shown = await notifications(page);
+          return shown.find((t) => t.includes(FAILING_LINE)) ?? undefined;
+        }, 30_000).catch(async (err) => {
+          // A toast may have been hidden; the notification centre keeps every notification.
+          await runCommand(page, "Notifications: Show Notifications");
+          const all = await page.locator(".notifications-center .notification-list-item").allInnerTexts();
+          const hit = all.find((t) => t.includes(FAILING_LINE));
+          if (!hit) throw new Error(`${(err as Error).message}; notifications: ${all.join(" | ") || "none"}`);
+          return hit;
+        });
+        assert(/crash|exit code 1/i.test(text), `the notification does not say the trainer crashed: ${text}`);
+      }, { independent: true });
+      await steps.step("the side panel shows the crashed run with its stderr tail", async () => {
+        await runCommand(page, "HiMA: Show Tier Panel");
+        const panel = sideBarWebview(page);
+        await panel.locator('.run-title[data-status="crashed"]').waitFor({ state: "visible", timeout: 30_000 });
+        const tail = await panel.locator("pre.error-tail").innerText({ timeout: 5000 });
+        assert(tail.includes(FAILING_LINE), `the panel's error box does not show the stderr tail: ${tail}`);
+      }, { independent: true });
+      await steps.screenshot("host-trusted-end");
+      await trusted.stop();
+      await trusted.page.context().close();
+    }
+
+    // Untrusted workspace: a workspace-configured interpreter must never run.
+    const uws = makeWorkspace(env, "untrusted-ws");
+    const markerFile = join(env.workDir, "untrusted-python-ran");
+    const markerPython = script(join(uws, "evil-python.sh"), `touch "${markerFile}"\nexec "${env.python}" "$@"`);
+    mkdirSync(join(uws, ".vscode"), { recursive: true });
+    writeFileSync(join(uws, ".vscode", "settings.json"), JSON.stringify({ "hima.pythonPath": markerPython, "hima.dataFolder": "data/tokens" }, null, 2));
+    const untrusted = await steps.step("extension-host tests run in an untrusted workspace (workspace trust on)", () =>
+      hostSession(env, browser, steps, "host-untrusted", uws, { suite: "untrusted", markerFile, markerPython }, true),
+      { independent: true },
+    );
+    if (untrusted) {
+      await reportHostResults(steps, untrusted, 1);
+      await steps.screenshot("host-untrusted-end");
+      await untrusted.stop();
+    }
+  } finally {
+    await browser.close().catch(() => {});
+  }
+  return steps.finish().failed;
+}
+
+main().then(
+  (failed) => process.exit(failed > 0 ? 1 : 0),
+  (err) => {
+    console.error(`host tests crashed: ${err instanceof Error ? err.stack : err}`);
+    process.exit(2);
+  },
+);

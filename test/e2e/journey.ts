@@ -1,0 +1,213 @@
+// The user journey in a real VS Code (code-server) with the packaged extension installed from its .vsix:
+// Start Training (tiny preset) -> tier map fills, all three tiers -> change the Hot cutoff, Apply -> ack and the
+// Hot count moves -> Stop Training -> done, events.jsonl complete -> Open Run replays the final tiers.
+// Every check is made where a user would look (the panel), and cross-checked against the trainer's own record.
+//   node dist-test/e2e/journey.js   (environment: see e2eEnv.ts; run.sh sets it)
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { FrameLocator, Page } from "playwright-core";
+import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
+import { readE2eEnv, makeWorkspace } from "./e2eEnv";
+import { readRun, runIds, type RunRecord } from "./runFolder";
+import { assert, StepRunner, waitUntil } from "./steps";
+import { launchBrowser, newWorkbenchPage, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
+
+const TIERS = ["hot", "warm", "cold"] as const;
+const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
+
+interface PanelTiers {
+  cells: Array<{ name: string; tier: string }>;
+}
+
+async function panelTiers(panel: FrameLocator): Promise<PanelTiers> {
+  const items = panel.locator('[data-testid="tier-cells"] li');
+  const cells = await items.evaluateAll((els) => els.map((e) => ({ name: (e as HTMLElement).dataset.name ?? "", tier: (e as HTMLElement).dataset.tier ?? "" })));
+  return { cells };
+}
+
+/** The legend's tensor count for a tier: "Hot 12 (31%)". */
+async function legendCount(panel: FrameLocator, tier: string): Promise<number | undefined> {
+  const text = await panel.locator(`[data-testid="tier-legend"] [data-tier="${tier}"]`).innerText({ timeout: 2000 });
+  const m = /(\d+)\s*\(/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function main(): Promise<number> {
+  const env = readE2eEnv();
+  const steps = new StepRunner("journey", env.resultsDir);
+  const ws = makeWorkspace(env, "journey-ws");
+  const runsDir = join(ws, ".hima", "runs");
+  const stateDir = join(env.workDir, "journey-state");
+  const extensionsDir = join(stateDir, "extensions");
+  let server: CodeServer | undefined;
+  const browser = await launchBrowser();
+  const shots: Record<string, string> = {};
+  const shot = async (name: string) => {
+    const file = await steps.screenshot(name);
+    if (file) shots[name] = file;
+  };
+
+  try {
+    await steps.step("install the packaged extension (.vsix) into code-server", async () => {
+      installVsix(env.codeServerEntry, extensionsDir, env.vsix, join(stateDir, "install-user-data"));
+      assert(existsSync(join(extensionsDir, "extensions.json")), "no extensions.json after --install-extension");
+    });
+    await steps.step("start code-server with a fresh workspace", async () => {
+      server = await startCodeServer({
+        entry: env.codeServerEntry,
+        stateDir,
+        extensionsDir,
+        pidFile: env.pidFile,
+        userSettings: {
+          "hima.pythonPath": env.python,
+          "hima.dataFolder": join(ws, "data", "tokens"),
+          "hima.defaultPreset": "tiny",
+          "hima.maxSteps": 5000,
+          "hima.device": "cpu",
+        },
+      });
+    });
+    const page: Page = await newWorkbenchPage(browser);
+    steps.page = page;
+    page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
+
+    await steps.step("open the workspace in the VS Code workbench", () => openWorkbench(page, server!.folderUrl(ws)));
+
+    await steps.step("F1 HiMA: Start Training offers the tiny preset first; Enter accepts it", async () => {
+      await runCommand(page, "HiMA: Start Training");
+      const items = await quickPickItems(page);
+      assert(items.some((i) => /tiny/.test(i)), `the preset pick does not list tiny: ${items.join(" | ")}`);
+      const active = await page.locator(".quick-input-list .monaco-list-row.focused").innerText({ timeout: 5000 });
+      assert(/tiny/.test(active), `the preselected item is not the tiny preset but: ${active}`);
+      await shot("e2e-01-start");
+      await page.keyboard.press("Enter");
+    });
+
+    const run = await steps.step("the trainer starts: .hima/runs/<id>/events.jsonl begins with hello", () =>
+      waitUntil("a run folder whose events.jsonl has a hello event", () => {
+        const ids = runIds(runsDir);
+        if (ids.length > 1) throw new Error(`expected one run, found ${ids.join(", ")}`);
+        const r = ids.length ? readRun(runsDir, ids[0]) : undefined;
+        return r?.hello ? r : undefined;
+      }, TRAINER_START_MS),
+    );
+    const runId = run?.id ?? "";
+    const nTensors = run?.hello?.tensors.length ?? 0;
+    const panel = sideBarWebview(page);
+
+    await steps.step("the HiMA side panel shows the tier map with one cell per tensor", async () => {
+      const t = await waitUntil(`${nTensors} tier-map cells, each with a tier`, async () => {
+        const t = await panelTiers(panel);
+        return t.cells.length === nTensors && t.cells.every((c) => c.tier) ? t : undefined;
+      }, 60_000);
+      const names = new Set(run!.hello!.tensors.map((x) => x.name));
+      const unknown = t.cells.filter((c) => !names.has(c.name));
+      assert(unknown.length === 0, `cells for tensors the trainer never announced: ${unknown.map((c) => c.name).join(", ")}`);
+    });
+
+    await steps.step("all three tiers (hot, warm, cold) appear on the tier map during the run", async () => {
+      await waitUntil("a tier map with hot, warm and cold cells", async () => {
+        const t = await panelTiers(panel);
+        const present = new Set(t.cells.map((c) => c.tier));
+        return TIERS.every((x) => present.has(x)) ? true : undefined;
+      }, 180_000, 500);
+      await shot("e2e-02-tier-map-live");
+    });
+
+    let hotBefore = 0;
+    let newHot = 0;
+    await steps.step("set the Hot cutoff to a new value and press Apply", async () => {
+      hotBefore = (await legendCount(panel, "hot")) ?? NaN;
+      assert(Number.isFinite(hotBefore), "the legend shows no Hot count");
+      const hotField = panel.locator('vscode-textfield[aria-label="Hot cutoff"] input');
+      const warmField = panel.locator('vscode-textfield[aria-label="Warm cutoff"] input');
+      const hot = Number(await hotField.inputValue());
+      const warm = Number(await warmField.inputValue());
+      // Raise Hot well into the Warm range: more elements are Hot, so more tensors must be.
+      newHot = Number(Math.min(warm, Math.max(hot + 0.25, 0.5)).toFixed(2));
+      assert(newHot > hot, `cannot raise Hot above ${hot} (warm ${warm})`);
+      await hotField.fill(String(newHot));
+      const apply = panel.locator('[data-testid="apply-cutoffs"]');
+      await waitUntil("an enabled Apply button", async () => ((await apply.getAttribute("disabled")) === null ? true : undefined), 10_000);
+      await apply.click();
+    });
+
+    await steps.step("the panel shows the trainer's ack for set_cutoffs", async () => {
+      const acked = panel.locator('[data-testid="control-list"] li[data-state="acked"]');
+      await acked.first().waitFor({ state: "visible", timeout: 60_000 });
+      const text = await acked.first().innerText();
+      assert(/step\s+\d+/.test(text), `the ack does not say at which step it took effect: "${text}"`);
+    });
+
+    await steps.step("the Hot count on the panel rises, matching the trainer's re-tier", async () => {
+      const hotAfter = await waitUntil(`a Hot count above ${hotBefore}`, async () => {
+        const n = await legendCount(panel, "hot");
+        return n !== undefined && n > hotBefore ? n : undefined;
+      }, 60_000);
+      const r = readRun(runsDir, runId);
+      const retier = r.tiers.find((t) => Math.abs(t.cutoffs.hot - newHot) < 1e-9);
+      assert(retier, `the trainer logged no tiers event with hot=${newHot}`);
+      assert(
+        retier.counts.hot.tensors === hotAfter || r.tiers.some((t) => t.counts.hot.tensors === hotAfter),
+        `panel shows Hot ${hotAfter}, the trainer's re-tier says ${retier.counts.hot.tensors}`,
+      );
+      await shot("e2e-03-after-cutoff-change");
+    });
+
+    let finalRun: RunRecord | undefined;
+    await steps.step("F1 HiMA: Stop Training ends the run with done", async () => {
+      await runCommand(page, "HiMA: Stop Training");
+      finalRun = await waitUntil("a done event in events.jsonl", () => {
+        const r = readRun(runsDir, runId);
+        return r.done ? r : undefined;
+      }, 90_000);
+      await panel.locator('.run-title[data-status="done"]').waitFor({ state: "visible", timeout: 30_000 });
+    });
+
+    await steps.step("events.jsonl is complete: hello first, done last, every line JSON", async () => {
+      const r = readRun(runsDir, runId);
+      assert(r.badLines === 0, `${r.badLines} line(s) of events.jsonl are not JSON`);
+      assert(r.events[0]?.type === "hello", `first event is ${r.events[0]?.type}, not hello`);
+      assert(r.events.at(-1)?.type === "done", `last event is ${r.events.at(-1)?.type}, not done`);
+      assert(r.done?.reason === "stopped", `done.reason is ${r.done?.reason}, expected stopped`);
+      finalRun = r;
+    });
+
+    await steps.step("F1 HiMA: Open Run replays the run and the panel shows its final tiers", async () => {
+      await runCommand(page, "HiMA: Open Run");
+      const items = await quickPickItems(page);
+      assert(items.some((i) => i.includes(runId)), `Open Run does not list ${runId}: ${items.join(" | ")}`);
+      await page.locator(".quick-input-widget input.input").fill(runId);
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: runId }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
+      await panel.locator('.run-title[data-status="replay"]').waitFor({ state: "visible", timeout: 30_000 });
+      const last = finalRun!.tiers.at(-1)!;
+      const expected = new Map(last.tensors.map((t) => [t.name, t.tier]));
+      await waitUntil("replayed cells equal to the last tiers event", async () => {
+        const t = await panelTiers(panel);
+        const wrong = t.cells.filter((c) => expected.get(c.name) !== c.tier);
+        if (t.cells.length !== expected.size || wrong.length) throw new Error(`${wrong.length} of ${t.cells.length} cells differ from the final tiers`);
+        return true;
+      }, 30_000);
+      await shot("e2e-04-replay");
+    });
+  } finally {
+    await browser.close().catch(() => {});
+    await server?.stop();
+  }
+
+  // The README shows the live tier map; keep the latest screenshots where docs can reference them.
+  if (env.docsImagesDir && !steps.hasFailed) {
+    mkdirSync(env.docsImagesDir, { recursive: true });
+    for (const [name, file] of Object.entries(shots)) copyFileSync(file, join(env.docsImagesDir, `${name}.png`));
+  }
+  return steps.finish().failed;
+}
+
+main().then(
+  (failed) => process.exit(failed > 0 ? 1 : 0),
+  (err) => {
+    console.error(`journey crashed: ${err instanceof Error ? err.stack : err}`);
+    process.exit(2);
+  },
+);
