@@ -59,6 +59,7 @@ export class TierMap {
     this.tensors = tensors;
     this.layout = layoutTensors(tensors);
     this.states = [];
+    this.focus = { row: 0, col: 0, visible: false };
     this.resize();
   }
 
@@ -213,6 +214,27 @@ export class TierMap {
     this.menu.open(this.tensors[i], this.states[i]?.pinned ?? false, r.x + r.w, r.y + r.h, this.live);
   }
 
+  /**
+   * The occupied cell next to the focused one in a direction: left/right skip empty cells of the row,
+   * up/down take the next row that has a tensor, at the column nearest the current one.
+   */
+  private neighbour(dr: number, dc: number): { row: number; col: number } | null {
+    const { rows, cols, grid } = this.layout;
+    const at = (r: number, c: number) => grid[r * cols.length + c] >= 0;
+    const f = this.focus;
+    if (dc !== 0) {
+      for (let c = f.col + dc; c >= 0 && c < cols.length; c += dc) if (at(f.row, c)) return { row: f.row, col: c };
+      return null;
+    }
+    for (let r = f.row + dr; r >= 0 && r < rows.length; r += dr) {
+      for (let d = 0; d < cols.length; d++) {
+        if (f.col - d >= 0 && at(r, f.col - d)) return { row: r, col: f.col - d };
+        if (f.col + d < cols.length && at(r, f.col + d)) return { row: r, col: f.col + d };
+      }
+    }
+    return null;
+  }
+
   private onKey(e: KeyboardEvent): void {
     const { rows, cols, grid } = this.layout;
     if (!rows.length) return;
@@ -220,15 +242,18 @@ export class TierMap {
     const f = this.focus;
     if (e.key in moves) {
       e.preventDefault();
-      const [dr, dc] = moves[e.key];
-      f.row = Math.max(0, Math.min(rows.length - 1, f.row + dr));
-      f.col = Math.max(0, Math.min(cols.length - 1, f.col + dc));
+      if (f.visible) {
+        const next = this.neighbour(...moves[e.key]);
+        if (next) Object.assign(f, next);
+      } else if (this.layout.cells.length) {
+        // The first arrow press shows the focus on the current cell (the first tensor to start with).
+        if (grid[f.row * cols.length + f.col] < 0) Object.assign(f, this.layout.cells[0]);
+      }
       f.visible = true;
       this.draw();
       const i = grid[f.row * cols.length + f.col];
       const r = this.cellRect(f.row, f.col);
       if (i >= 0) this.card.show(this.tensors[i], this.states[i], this.history[i], r.x + r.w, r.y);
-      else this.card.hide();
     } else if (e.key === "Enter" || e.key === " ") {
       const i = grid[f.row * cols.length + f.col];
       if (i >= 0) {
