@@ -13,6 +13,8 @@ import { doneSummary, statusBarText, type LiveStatus } from "./views/statusText"
 export type ControlRequest = ControlWithoutIdAndVersion;
 
 const STOP_GRACE_MS = 30_000;
+/** The status bar is redrawn at most this often; every redraw is a message to the workbench. */
+const STATUS_INTERVAL_MS = 250;
 const SHOWN_STDERR_LINES = 8;
 
 export class LiveRun implements vscode.Disposable {
@@ -27,6 +29,7 @@ export class LiveRun implements vscode.Disposable {
   private readonly statusItem: vscode.StatusBarItem;
   private readonly unsubscribe: Array<() => void> = [];
   private lastDone: Extract<Event, { type: "done" }> | null = null;
+  private statusTimer: NodeJS.Timeout | undefined;
   private ended = false;
 
   constructor(
@@ -97,6 +100,7 @@ export class LiveRun implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.statusTimer) clearTimeout(this.statusTimer);
     for (const u of this.unsubscribe.splice(0)) u();
     this.statusItem.dispose();
     if (!this.ended) this.manager.kill();
@@ -133,7 +137,7 @@ export class LiveRun implements vscode.Disposable {
         this.lastDone = e;
         break;
     }
-    this.renderStatus();
+    this.scheduleStatus();
     this.panel.scheduleUpdate();
   }
 
@@ -146,21 +150,31 @@ export class LiveRun implements vscode.Disposable {
     this.log.info(`[trainer ${this.runId}] exited: ${how}${exit.sawDone ? "" : " (no done event)"}`);
     this.onEnded(this, exit);
     if (this.cancelled) return;
-    if (exit.crashed) void this.reportCrash(how, exit.stderrTail);
+    if (exit.crashed && this.lastDone) void this.reportCrash(`finished (${doneSummary(this.lastDone)}) but the trainer then exited abnormally (${how})`, exit.stderrTail);
+    else if (exit.crashed) void this.reportCrash(`crashed (${how})`, exit.stderrTail);
     else if (this.lastDone) void vscode.window.showInformationMessage(`HiMA run ${this.runId} ${doneSummary(this.lastDone)}.`);
     else void vscode.window.showInformationMessage(`HiMA run ${this.runId} ended (${how}).`);
   }
 
-  private async reportCrash(how: string, stderrTail: string[]): Promise<void> {
+  private async reportCrash(what: string, stderrTail: string[]): Promise<void> {
     const tail = stderrTail.slice(-SHOWN_STDERR_LINES).join("\n");
     const choice = await vscode.window.showErrorMessage(
-      `HiMA run ${this.runId} crashed (${how}).${tail ? `\n${tail}` : " The trainer wrote nothing to stderr."}`,
+      `HiMA run ${this.runId} ${what}.${tail ? `\n${tail}` : " The trainer wrote nothing to stderr."}`,
       "Show Log",
     );
     if (choice === "Show Log") await vscode.window.showTextDocument(vscode.Uri.file(this.stderrLogPath()));
   }
 
+  private scheduleStatus(): void {
+    this.statusTimer ??= setTimeout(() => {
+      this.statusTimer = undefined;
+      this.renderStatus();
+    }, STATUS_INTERVAL_MS);
+  }
+
   private renderStatus(): void {
-    this.statusItem.text = statusBarText(this.status);
+    if (this.statusTimer) clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
+    if (!this.ended) this.statusItem.text = statusBarText(this.status);
   }
 }
