@@ -243,7 +243,8 @@ class HiMA(EngineStateMixin):
         if self._multi_device:
             norms = [n.to(self._device) for n in norms]
         where = self._index_tensor(indices)
-        rms = torch.nan_to_num(torch.stack(norms) * self._inv_sqrt_numel[where], nan=0.0)
+        # A non-finite gradient must not poison the EMA forever (0 * inf = nan): clamp it to a large finite score.
+        rms = torch.nan_to_num(torch.stack(norms) * self._inv_sqrt_numel[where], nan=0.0, posinf=1e30)
         weight = torch.pow(self.config.score_beta, self._step - self._last_seen[where])
         self._scores.index_copy_(0, where, weight * self._scores[where] + (1.0 - weight) * rms)
         self._last_seen.index_fill_(0, where, float(self._step))

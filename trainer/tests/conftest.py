@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,40 +80,68 @@ def read_events(out: Path) -> list[dict]:
 
 
 class LiveTrainer:
-    """A trainer subprocess driven over stdin; its stdout events are read line by line."""
+    """A trainer subprocess driven over stdin; a thread collects its stdout events so waits can time out."""
 
     def __init__(self, cmd: list[str]):
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
         self.events: list[dict] = []
+        self._lines: queue.Queue = queue.Queue()
+        self._stderr: list[str] = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self._lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, None), daemon=True).start()
+
+    def _pump(self, stream, into) -> None:
+        for line in stream:
+            if into is None:
+                self._stderr.append(line)
+            else:
+                into.put(line)
+        if into is not None:
+            into.put(None)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr)
 
     def send(self, obj_or_line) -> None:
         line = obj_or_line if isinstance(obj_or_line, str) else json.dumps(obj_or_line)
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
+    def next_event(self, timeout: float = 30) -> dict:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout} s; stderr:\n{self.stderr[-3000:]}") from None
+        if line is None:
+            self._lines.put(None)
+            raise AssertionError(f"trainer exited (code {self.proc.wait()}); stderr:\n{self.stderr[-3000:]}")
+        event = json.loads(line)
+        self.events.append(event)
+        return event
+
     def wait_for(self, pred, timeout: float = 30) -> dict:
         """Read events until one satisfies pred; returns it."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"trainer exited before the expected event; stderr:\n{self.proc.stderr.read()[-3000:]}")
-            event = json.loads(line)
-            self.events.append(event)
+        while True:
+            event = self.next_event(max(0.1, deadline - time.monotonic()))
             if pred(event):
                 return event
-        raise AssertionError("timed out waiting for an event")
 
     def finish(self, timeout: float = 60) -> int:
-        out, err = self.proc.communicate(timeout=timeout)
-        self.events.extend(events_of(out))
-        self.stderr = err
-        return self.proc.returncode
+        """Wait for exit; collect the remaining events."""
+        code = self.proc.wait(timeout=timeout)
+        while True:
+            try:
+                self.next_event(5)
+            except AssertionError:
+                return code
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate()
+        self.proc.wait()
 
 
 @pytest.fixture
