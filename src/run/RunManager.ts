@@ -219,7 +219,12 @@ export class RunManager {
   }
 
   private deliver(event: Event): void {
-    if (event.type === "done") this.sawDone = true;
+    if (event.type === "done") {
+      this.sawDone = true;
+      // No control can matter after `done`; closing stdin also lets a reader thread blocked on it finish
+      // before the trainer's interpreter shuts down.
+      this.child.stdin?.end();
+    }
     for (const cb of [...this.eventListeners]) safeCall(() => cb(event));
   }
 
