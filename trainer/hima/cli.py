@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         events = EventWriter(cfg.out, None if args.quiet_stdout else event_stream)
         from .train import Trainer, install_stop_signals  # imports torch + the engine: after arg checks
 
-        trainer = Trainer(cfg, events, ControlReader(sys.stdin.buffer), resume)
+        trainer = Trainer(cfg, events, ControlReader(sys.stdin.fileno()), resume)
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         log.error("%s", e)
         if events is None:

@@ -7,9 +7,10 @@ can act on. EOF on stdin means "no more controls", not "stop".
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
-from typing import IO, Any
+from typing import Any
 
 from .protocol import SchemaError, control_types, definition, validate
 
@@ -26,36 +27,49 @@ class ControlRejected(Exception):
 
 
 class ControlReader:
-    """Reads lines from a binary stream on a daemon thread into a queue (bounded line length)."""
+    """Reads lines from a file descriptor on a daemon thread into a queue (bounded line length).
 
-    def __init__(self, stream: IO[bytes]):
+    Raw os.read() on the descriptor, not sys.stdin: a daemon thread blocked inside a buffered reader
+    holds its lock, and the interpreter then aborts at exit ("could not acquire lock ... at shutdown").
+    """
+
+    def __init__(self, fd: int):
         self.lines: queue.Queue = queue.Queue()
-        self._stream = stream
+        self._fd = fd
         self.eof = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hima-control-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        pending = b""
+        discarding = False  # inside a line that already went over the limit
         try:
             while True:
-                line = self._stream.readline(MAX_LINE_BYTES + 1)
-                if not line:
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
                     break
-                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    self._discard_rest_of_line()
-                    self.lines.put(TOO_LONG)
-                elif line.strip():
-                    self.lines.put(line)
-        except (OSError, ValueError):
+                pending += chunk
+                while True:
+                    newline = pending.find(b"\n")
+                    if newline < 0:
+                        if len(pending) > MAX_LINE_BYTES:
+                            if not discarding:
+                                self.lines.put(TOO_LONG)
+                            discarding, pending = True, b""
+                        break
+                    line, pending = pending[:newline], pending[newline + 1:]
+                    if discarding:
+                        discarding = False  # the end of the over-long line
+                    elif len(line) > MAX_LINE_BYTES:
+                        self.lines.put(TOO_LONG)
+                    elif line.strip():
+                        self.lines.put(line)
+            if pending.strip() and not discarding:
+                self.lines.put(pending)  # a last line without its newline still counts
+        except OSError:
             pass  # stdin closed under us: same as EOF
         finally:
             self.eof.set()
-
-    def _discard_rest_of_line(self) -> None:
-        while True:
-            rest = self._stream.readline(MAX_LINE_BYTES)
-            if not rest or rest.endswith(b"\n"):
-                return
 
     def pending(self) -> list[Any]:
         """Every line queued so far, without blocking."""
