@@ -1,6 +1,6 @@
 // Stand-alone `prepare` entry used by scripts/prepare-linux-doc.sh when dist/cli.js (the real CLI) has not
 // been built: the same prepareDataset, with the same flags as `node dist/cli.js prepare`.
-//   --source brown | <folder>   --out <dir>   [--vocab-size N]   [--val-fraction F]
+//   --source brown | <folder>   --out <dir>   [--vocab N]   [--val-fraction F]
 import { prepareDataset, type DatasetSource } from "../src/data/prepareDataset";
 
 function flag(name: string): string | undefined {
@@ -11,9 +11,9 @@ function flag(name: string): string | undefined {
 async function main(): Promise<void> {
   const sourceArg = flag("--source");
   const outDir = flag("--out");
-  if (!sourceArg || !outDir) throw new Error("usage: prepare --source brown|<folder> --out <dir> [--vocab-size N] [--val-fraction F]");
+  if (!sourceArg || !outDir) throw new Error("usage: prepare --source brown|<folder> --out <dir> [--vocab N] [--val-fraction F]");
   const source: DatasetSource = sourceArg === "brown" ? { kind: "brown" } : { kind: "folder", path: sourceArg };
-  const vocab = flag("--vocab-size");
+  const vocab = flag("--vocab");
   const val = flag("--val-fraction");
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort()); // Ctrl-C cancels cleanly: no half-written dataset
