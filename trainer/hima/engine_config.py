@@ -1,0 +1,83 @@
+"""HiMAConfig: the engine's options, their defaults and why, and their validation."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .tiering import Tier, validate_cutoffs, validate_tier
+
+METHODS = ("full", "hima", "random-static", "hima-no-warm")
+
+
+@dataclass
+class HiMAConfig:
+    """Options of the HiMA engine.
+
+    method: ``full`` (plain optimizer, everything Hot forever), ``hima``, ``random-static`` (a seeded random
+        set of tensors covering ``random_cold_fraction`` of the elements is Cold for the whole run, the rest
+        Hot), ``hima-no-warm`` (ablation: Hot/Cold only; the ``warm`` cutoff is the Hot boundary, so the Cold
+        share equals ``hima``'s with the same cutoffs).
+    hot, warm: cutoffs, cumulative fractions of parameter ELEMENTS over tensors ranked by score;
+        ``0 <= hot <= warm <= 1``; Cold share = ``1 - warm``.
+    warm_lr_scale: default 2.0 = sqrt(k) for the default k=4. A Warm tensor moves once per k steps instead
+        of k times; its gradients are small and noise-dominated (that is why it is Warm), and k noisy Adam
+        steps add up to about sqrt(k) single steps, so sqrt(k) keeps its expected drift without a
+        k-times-larger single step on one noisy gradient. Change it together with ``warm_every``.
+    probe_every: every this many steps all Cold (and Warm) tensors get gradients once, used only to refresh
+        their scores (never applied), so a Cold tensor can come back. Default 25 = two probes per default
+        re-tier window; the last probe falls on the step just before each re-tier. 0 disables probing.
+    hysteresis: at a re-tier, a tensor's ranking score is multiplied by ``1 + hysteresis`` per tier level it
+        holds above Cold, so a challenger must beat an incumbent by that relative margin (no flip-flop).
+    pin_embeddings / pin_norms: policy pins for ``nn.Embedding`` weights and for the parameters of norm
+        layers (any module whose class name contains "Norm"). Defaults: embeddings unpinned (the tied GPT
+        embedding is a third of the model; it is ranked like any tensor), norms Hot (they are tiny, so
+        freezing them saves nothing, and their scores are not comparable with those of matrices).
+        Pins apply to ``hima`` and ``hima-no-warm`` only.
+    cold_state: ``offload`` (Cold optimizer state copied to CPU memory and restored on thaw) or ``drop``
+        (freed; re-created as zeros by the optimizer on thaw).
+    warm_skip_backward: Warm tensors get ``requires_grad`` False on steps where they are not updated.
+    """
+
+    method: str = "hima"
+    hot: float = 0.3
+    warm: float = 0.6
+    retier_every: int = 50
+    first_retier: int = 50
+    warm_every: int = 4
+    warm_lr_scale: float = 2.0
+    score_beta: float = 0.9
+    probe_every: int = 25
+    hysteresis: float = 0.1
+    random_cold_fraction: float = 0.5
+    seed: int = 0
+    pin_embeddings: Tier | None = None
+    pin_norms: Tier | None = "hot"
+    cold_state: str = "offload"
+    warm_skip_backward: bool = True
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown HiMA method {self.method!r}: expected one of {', '.join(METHODS)}")
+        validate_cutoffs(self.hot, self.warm)
+        for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        _check_range("warm_lr_scale", self.warm_lr_scale, 0.0, math.inf, low_open=True)
+        _check_range("score_beta", self.score_beta, 0.0, 1.0, high_open=True)
+        _check_range("hysteresis", self.hysteresis, 0.0, math.inf)
+        _check_range("random_cold_fraction", self.random_cold_fraction, 0.0, 1.0)
+        for name in ("pin_embeddings", "pin_norms"):
+            if getattr(self, name) is not None:
+                validate_tier(getattr(self, name))
+        if self.method == "hima-no-warm" and "warm" in (self.pin_embeddings, self.pin_norms):
+            raise ValueError("hima-no-warm has no Warm tier: pin_embeddings/pin_norms cannot be 'warm'")
+        if self.cold_state not in ("offload", "drop"):
+            raise ValueError(f"cold_state must be 'offload' or 'drop', got {self.cold_state!r}")
+
+
+def _check_range(name, value, low, high, low_open=False, high_open=False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name}={value!r} is out of range ({'(' if low_open else '['}{low}, {high}{')' if high_open else ']'})")
