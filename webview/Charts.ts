@@ -23,6 +23,17 @@ export function ema(values: Array<number | null>, smoothing: number): Array<numb
   });
 }
 
+function sameSeries(a: ReadonlyArray<number | null>, b: ReadonlyArray<number | null>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function sameChartData(a: ChartData, b: ChartData): boolean {
+  const keys = Object.keys(b.series);
+  return sameSeries(a.x, b.x) && keys.length === Object.keys(a.series).length && keys.every((k) => a.series[k] !== undefined && sameSeries(a.series[k], b.series[k]));
+}
+
 class Chart {
   readonly element = document.createElement("div");
   private readonly plotHost = document.createElement("div");
@@ -53,6 +64,8 @@ class Chart {
   }
 
   setData(data: ChartData): void {
+    // The host re-sends every chart when any of them changed; redrawing an unchanged one is wasted paint.
+    if (sameChartData(this.data, data) && this.plot) return;
     this.data = data;
     this.render();
   }

@@ -76,7 +76,9 @@ export async function openPanel(opts: { width?: number; height?: number } = {}):
     await page.goto(`${origin}/index.html`);
     await page.waitForFunction(() => window.__himaTest !== undefined && window.__himaTest.sent.length > 0);
     const sent = () => page.evaluate(() => window.__himaTest!.sent.slice());
-    const post = (message: HostToWebview) => page.evaluate((m) => window.__himaTest!.post(m), message);
+    // Sent as a JSON string, as VS Code's webview.postMessage does: Playwright's own serialisation of a large
+    // object argument takes far longer than the panel's work and would swamp the benchmark's latencies.
+    const post = (message: HostToWebview) => page.evaluate((json) => window.__himaTest!.post(JSON.parse(json)), JSON.stringify(message));
     const postAndWaitPainted = async (message: Extract<HostToWebview, { seq: number }>) => {
       await post(message);
       await page.waitForFunction((seq) => window.__himaTest!.sent.some((m) => m.kind === "painted" && m.seq >= seq), message.seq, { timeout: 10_000 });
