@@ -27,11 +27,14 @@ export async function prepareWithProgress(services: HimaServices, source: Datase
       { location: vscode.ProgressLocation.Notification, title: `HiMA: preparing ${label}`, cancellable: true },
       (progress, token) => {
         token.onCancellationRequested(() => abort.abort());
-        let lastPercent = 0;
+        // The bar is split in three equal parts, one per phase; each phase reports its own done/total.
+        const phases = Object.keys(PHASE_TITLES);
+        let reported = 0;
         return prepareDataset({ source, outDir, vocabSize }, (p) => {
-          const percent = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
-          progress.report({ message: `${PHASE_TITLES[p.phase]} ${p.done}/${p.total}`, increment: Math.max(0, percent - lastPercent) / 3 });
-          lastPercent = percent;
+          const within = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+          const overall = (100 * (phases.indexOf(p.phase) + within)) / phases.length;
+          progress.report({ message: `${PHASE_TITLES[p.phase]} ${p.done}/${p.total}`, increment: Math.max(0, overall - reported) });
+          reported = Math.max(reported, overall);
         }, abort.signal);
       },
     );
