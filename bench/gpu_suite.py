@@ -1,0 +1,148 @@
+"""The GPU benchmark suite: one command, results written run by run.
+
+    PYTHONPATH=trainer python -m bench.gpu_suite --part small   # then --part medium, --part overhead
+
+Each finished run is written at once to <out>/runs/<name>.json and merged into <out>/results.json,
+so a part cut short still leaves every run it finished. Runs of later calls are merged with earlier
+ones; a run that fails is recorded with its error and the suite goes on. Needs only torch + numpy;
+summary.json and README.md are written at the end (report.py; its PNG plots need matplotlib).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+import traceback
+
+import torch
+
+from . import measure
+from .suite import ALL_RUNS, PARTS, select_runs
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.gpu_suite", description=__doc__.split("\n")[0])
+    p.add_argument("--part", default="", help=f"comma-separated parts: {', '.join(PARTS)}, all")
+    p.add_argument("--only", default="", help="comma-separated run names (see --list)")
+    p.add_argument("--list", action="store_true", help="print the runs of each part and exit")
+    p.add_argument("--data", default="data/linux-doc", help="token files (train.bin, val.bin, meta.json)")
+    p.add_argument("--out", default="docs/results", help="results folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    p.add_argument("--batch", type=int, default=8, help="sequences per step (default 8)")
+    p.add_argument("--seq", type=int, default=1024, help="tokens per sequence (default 1024)")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--steps", type=int, default=800, help="step budget of the GPT-2 Small runs")
+    p.add_argument("--medium-steps", type=int, default=300, help="step budget of the GPT-2 Medium runs")
+    p.add_argument("--overhead-steps", type=int, default=300, help="step budget of the overhead runs")
+    p.add_argument("--eval-every", type=int, default=100, help="validation every N steps (and at the end)")
+    p.add_argument("--eval-batches", type=int, default=20, help="fixed validation batches per evaluation")
+    p.add_argument("--retier-every", type=int, default=None, help="HiMA re-tier cadence (default: the preset's)")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (the CPU smoke test uses eager)")
+    p.add_argument("--preset", default=None, help="run every spec on this model preset instead (smoke test: tiny)")
+    p.add_argument("--no-report", action="store_true", help="do not write summary.json / README.md at the end")
+    args = p.parse_args(argv)
+    for name in ("batch", "seq", "steps", "medium_steps", "overhead_steps", "eval_batches"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.eval_every < 0:
+        p.error("--eval-every must be >= 0")
+    return args
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _write_json(path: str, value) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)  # a run killed mid-write never leaves a torn results file
+
+
+def merge_results(out: str) -> dict:
+    """results.json = every runs/<name>.json in the folder, in suite order."""
+    runs = {}
+    for path in glob.glob(os.path.join(out, "runs", "*.json")):
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+        runs[run["name"]] = run
+    order = list(ALL_RUNS)
+    names = sorted(runs, key=lambda n: (order.index(n) if n in order else len(order), n))
+    merged = {"runs": [runs[n] for n in names]}
+    _write_json(os.path.join(out, "results.json"), merged)
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    if args.list:
+        for part, specs in PARTS.items():
+            print(f"{part}: {', '.join(s.name for s in specs)}")
+        return 0
+    try:
+        specs = select_runs(_split(args.part), _split(args.only))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not specs:
+        print("error: nothing to run; pass --part and/or --only (see --list)", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda but CUDA is not available", file=sys.stderr)
+        return 2
+
+    settings = measure.SuiteSettings(
+        data=args.data, out=args.out, device=args.device, batch=args.batch, seq=args.seq, seed=args.seed,
+        steps=args.steps, medium_steps=args.medium_steps, overhead_steps=args.overhead_steps,
+        eval_every=args.eval_every, eval_batches=args.eval_batches, retier_every=args.retier_every,
+        compile_backend=args.compile_backend, preset_override=args.preset,
+    )
+    os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+    env = measure.environment()
+    print(f"[bench] {len(specs)} runs on {env['gpu'] or 'cpu'} (torch {env['torch']}): "
+          f"{', '.join(s.name for s in specs)}", file=sys.stderr, flush=True)
+    if env["device"] == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # only matters outside autocast (fp32 matmuls)
+        torch.backends.cudnn.allow_tf32 = True
+
+    failed = 0
+    suite_start = time.perf_counter()
+    for i, spec in enumerate(specs, 1):
+        print(f"[bench] ({i}/{len(specs)}) {spec.name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            result = measure.run_one(spec, settings)
+        except Exception as e:  # one broken run must not cost the others (OOM, engine error)
+            failed += 1
+            traceback.print_exc()
+            result = {"name": spec.name, "status": "error", "spec": spec.to_json(),
+                      "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        result["env"] = env
+        result["suite_args"] = {k: v for k, v in vars(args).items() if k not in ("list", "no_report")}
+        _write_json(os.path.join(args.out, "runs", f"{spec.name}.json"), result)
+        merge_results(args.out)
+        if result["status"] == "ok":
+            t = result["timing"]
+            print(f"[bench] {spec.name}: {t['ms_per_step_median']:.2f} ms/step, val {result['final_val_loss']:.4f}, "
+                  f"{time.perf_counter() - started:.0f}s (suite {time.perf_counter() - suite_start:.0f}s)",
+                  file=sys.stderr, flush=True)
+
+    if not args.no_report:
+        from . import report
+
+        try:
+            report.write_report(args.out)
+        except Exception:  # the results are already on disk; the report can be redone here later
+            traceback.print_exc()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

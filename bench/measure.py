@@ -1,0 +1,338 @@
+"""One benchmark run: build the model the trainer builds, train a fixed budget, measure everything.
+
+The training step is the trainer's (hima.train.Trainer.run): LR -> forward/backward under the same
+autocast -> grad clip -> hima.step() -> zero_grad, on the trainer's sequential token order. It is
+re-stated here because the bench needs what the trainer's loop does not give: per-step device-timed
+durations with no sync inside the window, peak memory reset after model + optimizer creation,
+per-step optimizer-state bytes and updated elements, compile counts per step, and a run with the
+event stream switched off. With events on, the trainer's own emit_* methods write the events at the
+trainer's cadence, so the monitoring overhead measured is the product's.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from hima.config import resolve_config
+from hima.data import TokenBatches
+from hima.events import EventWriter
+from hima.model import GPT, gpt_config
+from hima.train import Trainer, lr_at, make_optimizer
+
+from . import compile_stats
+from .clock import StepClock
+from .suite import RunSpec
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    data: str
+    out: str  # results folder; run folders go to <out>/runs/<name>/
+    device: str
+    batch: int
+    seq: int
+    seed: int
+    steps: int
+    medium_steps: int
+    overhead_steps: int
+    eval_every: int  # 0: only at the end
+    eval_batches: int
+    retier_every: int | None  # None: the preset's default
+    compile_backend: str
+    preset_override: str | None = None  # the smoke test runs every spec on "tiny"
+
+
+class _NoEvents:
+    """Stands in for EventWriter when monitoring is off: nothing is serialised or written."""
+
+    path = None
+
+    def emit(self, type_: str, **fields) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def _log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str):
+    steps = getattr(s, spec.steps_key)
+    preset = s.preset_override or spec.preset
+    flags = {
+        "preset": preset, "data": s.data, "out": run_dir, "run_id": spec.name, "max_steps": steps,
+        "batch_size": s.batch, "block_size": s.seq, "data_order": "sequential", "seed": s.seed,
+        "device": s.device, "method": spec.method, "hot": spec.hot, "warm": spec.warm,
+        "eval_batches": s.eval_batches, "eval_every": s.eval_every, "compile": False,  # compiled below
+    }
+    if spec.random_cold_fraction is not None:
+        flags["random_cold_fraction"] = spec.random_cold_fraction
+    if s.retier_every is not None:
+        flags["retier_every"] = flags["first_retier"] = s.retier_every
+    cfg = resolve_config({}, flags)
+    # A short budget: warm up over at most a tenth of it, so most steps run at a real learning rate.
+    cfg.warmup_steps = min(cfg.warmup_steps, max(1, steps // 10))
+    return cfg
+
+
+def _plain_parts(cfg, device: str):
+    """What Trainer.__init__ builds, minus HiMA: the baseline a user would run (same seed, same init)."""
+    torch.manual_seed(cfg.seed)
+    batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size, cfg.seed, cfg.data_order)
+    model = GPT(gpt_config(cfg.preset, batches.meta.vocab_size, batches.block_size)).to(device)
+    return model, make_optimizer(model, cfg, device), batches
+
+
+def _state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    return sum(t.numel() * t.element_size() for st in optimizer.state.values() for t in st.values() if torch.is_tensor(t))
+
+
+def _evaluate(model, val, autocast) -> float:
+    model.eval()
+    with torch.no_grad(), autocast:
+        losses = [model(x, y)[1].float() for x, y in val]
+    model.train()
+    return float(torch.stack(losses).mean().item())
+
+
+def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
+    run_dir = os.path.join(s.out, "runs", spec.name)
+    cfg = train_config(spec, s, run_dir)
+    device = "cuda" if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()) else "cpu"
+    cuda = device == "cuda"
+    compile_stats.reset()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+    events = EventWriter(run_dir, stdout=None) if spec.events else _NoEvents()
+    trainer = None
+    if spec.engine:
+        trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
+        model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
+        autocast = trainer.autocast
+        step_fn = hima.step
+        zero_grad = hima.zero_grad
+    else:
+        model, optimizer, batches = _plain_parts(cfg, device)
+        hima = None
+        autocast = torch.autocast(device, dtype=torch.bfloat16) if cuda else _nullcontext()
+        step_fn = optimizer.step
+        zero_grad = lambda: optimizer.zero_grad(set_to_none=True)  # noqa: E731
+
+    steps = cfg.max_steps
+    if batches.steps_per_epoch() < steps:
+        raise ValueError(
+            f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
+            f"token repeats, but the budget is {steps} steps; lower --steps/--batch/--seq or use a larger corpus"
+        )
+    if spec.compile == "block":
+        for block in model.transformer.h:
+            block.compile(backend=s.compile_backend)
+    elif spec.compile == "whole":
+        if spec.engine:
+            raise ValueError(f"{spec.name}: whole-model compilation is only for the plain AdamW baseline")
+        model.compile(backend=s.compile_backend)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    val = [(x.to(device), y.to(device)) for x, y in batches.val_batches(cfg.eval_batches)]
+    model_bytes = torch.cuda.memory_allocated() if cuda else None
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    if spec.events and trainer is not None:
+        trainer.emit_hello()
+        trainer.emit_tiers(hima.take_transitions() or [])
+        trainer.emit_memory()
+
+    clock = StepClock(torch.device(device))
+    losses, val_curve, state_curve, saved_fraction, compiles_at = [], [], [], [], []
+    steady_from = min(steps - 1, max(10, steps // 10))  # steps before this are warmup (first compiles)
+    # Steady-state memory starts after HiMA's first re-tier (before it every tensor is Hot); the same
+    # step for every run of a suite, the plain baseline included, so the peaks compare like with like.
+    memory_from = min(steps - 1, max(steady_from, (cfg.first_retier or 0) + 1))
+    warmup_peak = None  # peak before memory_from; the counter is then reset for the steady state
+    loss_sum, interval, interval_start = torch.zeros((), device=device), 0, time.perf_counter()
+    frames_before = compile_stats.frames_compiled()
+    eval_compiles = 0
+    started = time.perf_counter()
+    clock.begin()
+    for step in range(steps):
+        lr = lr_at(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = batches.train_batch(step)
+        with autocast:
+            _, loss = model(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+        loss.backward()
+        if cfg.grad_clip > 0:  # HiMA clips only the gradients it applies (and scores them first)
+            if hima is not None:
+                hima.clip_grad_norm_(cfg.grad_clip)
+            else:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        step_fn()
+        zero_grad()
+        clock.step_done()
+        done = step + 1
+        losses.append(loss.detach())
+        if hima is not None:
+            saved_fraction.append(1.0 - hima.updated_elements_last_step() / n_params)
+            transitions = hima.take_transitions()
+        else:
+            transitions = None
+        frames = compile_stats.frames_compiled()
+        if frames != frames_before:
+            compiles_at.append(step)
+            frames_before = frames
+
+        if spec.events and trainer is not None:  # the trainer's cadence (Trainer.run)
+            trainer.step = done
+            loss_sum += loss.detach().float()
+            interval += 1
+            if interval >= cfg.log_every or done == steps:
+                mean = float(loss_sum.item()) / interval
+                elapsed = max(1e-9, time.perf_counter() - interval_start)
+                events.emit("step", step=done, loss=mean, lr=lr, step_time_ms=1000.0 * elapsed / interval,
+                            tokens_per_s=cfg.batch_size * cfg.block_size * interval / elapsed)
+                loss_sum.zero_()
+                interval, interval_start = 0, time.perf_counter()
+            if transitions is not None:
+                trainer.emit_tiers(transitions)
+                trainer.emit_memory()
+            elif done % cfg.memory_every == 0:
+                trainer.emit_memory()
+        if hima is not None and (transitions is not None or done % 10 == 0 or done in (1, steps)):
+            state_curve.append((done, int(hima.optimizer_state_bytes()["total"])))
+        elif hima is None and (done in (1, steps) or done % 10 == 0):
+            state_curve.append((done, _state_bytes(optimizer)))
+
+        if cuda and done == memory_from:
+            torch.cuda.synchronize()
+            warmup_peak = torch.cuda.max_memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+        if (cfg.eval_every and done % cfg.eval_every == 0) or done == steps:
+            before = compile_stats.frames_compiled()
+            val_curve.append((done, _evaluate(model, val, autocast)))
+            eval_compiles += compile_stats.frames_compiled() - before
+            frames_before = compile_stats.frames_compiled()
+            if spec.events:
+                events.emit("eval", step=done, val_loss=val_curve[-1][1])
+            _log(f"{spec.name}: step {done}/{steps} val {val_curve[-1][1]:.4f} ({time.perf_counter() - started:.0f}s)")
+            clock.begin()  # evaluation is not step time
+
+    step_ms = clock.step_ms()
+    wall_s = time.perf_counter() - started
+    result = {
+        "name": spec.name, "status": "ok", "spec": spec.to_json(),
+        "config": {
+            "preset": cfg.preset, "method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "batch": cfg.batch_size,
+            "seq_len": cfg.block_size, "steps": steps, "seed": cfg.seed, "lr": cfg.lr, "min_lr": cfg.min_lr,
+            "warmup_steps": cfg.warmup_steps, "grad_clip": cfg.grad_clip, "eval_every": cfg.eval_every,
+            "eval_batches": cfg.eval_batches, "retier_every": cfg.retier_every, "data_order": cfg.data_order,
+            "compile": spec.compile, "compile_backend": s.compile_backend if spec.compile != "none" else None,
+            "weight_dtype": "float32", "optimizer_state_dtype": "float32",
+            "autocast": "bfloat16" if cuda else None, "fused_adamw": cuda,
+            "corpus": {"dir": cfg.data, "source": batches.meta.source, "n_train": batches.meta.n_train,
+                       "n_val": batches.meta.n_val, "vocab_size": batches.meta.vocab_size,
+                       "steps_before_repeat": batches.steps_per_epoch()},
+        },
+        "n_params": n_params,
+        "timing": _timing(step_ms, steady_from, cfg.batch_size * cfg.block_size, wall_s),
+        "train_loss": [round(v, 5) for v in torch.stack(losses).float().tolist()],
+        "val_curve": [[st, round(v, 5)] for st, v in val_curve],
+        "final_val_loss": val_curve[-1][1],
+        "memory": {**_memory(cuda, model_bytes, warmup_peak), "steady_from_step": memory_from},
+        "optimizer_state": {
+            "end_bytes": state_curve[-1][1], "max_bytes": max(b for _, b in state_curve),
+            "full_bytes": int(hima.full_optimizer_state_bytes()) if hima is not None else state_curve[-1][1],
+            "curve": state_curve,
+        },
+        "update_compute_saved": statistics.fmean(saved_fraction) if saved_fraction else 0.0,
+        "compile": {**compile_stats.snapshot(), "train_compiles_at_steps": compiles_at, "eval_compiles": eval_compiles},
+        "tiers_end": _counts(hima),
+        "events": _events_info(events),
+    }
+    events.close()
+    del trainer, model, optimizer, hima, batches, val
+    gc.collect()
+    return result
+
+
+def _timing(step_ms: list[float], steady_from: int, tokens_per_step: int, wall_s: float) -> dict:
+    steady = step_ms[steady_from:]
+    median = statistics.median(steady)
+    slow = [(i, round(ms, 2)) for i, ms in enumerate(step_ms) if ms > 3 * median]
+    return {
+        "ms_per_step_median": median,
+        "ms_per_step_mean_steady": statistics.fmean(steady),
+        "ms_per_step_p90": sorted(steady)[int(0.9 * (len(steady) - 1))],
+        "tokens_per_s": tokens_per_step / (median / 1000.0),
+        "steady_from_step": steady_from,
+        "train_time_s": sum(step_ms) / 1000.0,  # every step, compiles included; evaluation excluded
+        "wall_time_s": wall_s,
+        "slow_steps": slow,  # (step, ms) over 3x the median: compiles, re-tiers
+        "step_ms": [round(ms, 3) for ms in step_ms],
+    }
+
+
+def _memory(cuda: bool, model_bytes: int | None, warmup_peak: int | None) -> dict:
+    if not cuda:
+        return {"device": "cpu", "peak_allocated_bytes": None, "steady_peak_allocated_bytes": None}
+    torch.cuda.synchronize()
+    last = torch.cuda.max_memory_allocated()
+    return {
+        "device": "cuda",
+        "model_bytes": model_bytes,  # parameters (+ val batches) allocated before the first step
+        # Peak over the whole training loop: reset after model + optimizer creation; includes the
+        # first steps (compilation, the lazily created Adam state).
+        "peak_allocated_bytes": max(last, warmup_peak or 0),
+        # Peak from memory_from to the end only (the steady state, after the first re-tier).
+        "steady_peak_allocated_bytes": last if warmup_peak is not None else None,
+        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
+        "end_allocated_bytes": torch.cuda.memory_allocated(),
+    }
+
+
+def _counts(hima) -> dict | None:
+    if hima is None:
+        return None
+    out = {}
+    for tier, c in hima.counts().items():
+        out[str(getattr(tier, "value", tier))] = {"tensors": int(c["tensors"]), "elements": int(c["elements"])}
+    return out
+
+
+def _events_info(events) -> dict:
+    path = getattr(events, "path", None)
+    if not path or not os.path.exists(path):
+        return {"written": False}
+    with open(path, "rb") as f:
+        lines = sum(1 for _ in f)
+    return {"written": True, "lines": lines, "bytes": os.path.getsize(path)}
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def environment() -> dict:
+    cuda = torch.cuda.is_available()
+    return {
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": "cuda" if cuda else "cpu",
+        "python": sys.version.split()[0],
+    }

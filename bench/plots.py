@@ -1,0 +1,88 @@
+"""PNG plots of a suite's runs (matplotlib, headless). Imported by report.py only when matplotlib exists."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on the machines this runs on
+import matplotlib.pyplot as plt  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def _ok(runs: dict) -> dict:
+    return {n: r for n, r in runs.items() if r.get("status") == "ok"}
+
+
+def _val_loss(out: str, runs: dict) -> str | None:
+    groups = [("GPT-2 Small", [r for n, r in runs.items() if n.startswith("small-")]),
+              ("GPT-2 Medium", [r for n, r in runs.items() if n.startswith("medium-")])]
+    groups = [(t, rs) for t, rs in groups if rs]
+    if not groups:
+        return None
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    for ax, (title, rs) in zip(axes[0], groups):
+        for r in rs:
+            steps, losses = zip(*r["val_curve"])
+            ax.plot(steps, losses, marker="o", markersize=3, label=r["name"])
+        ax.set_title(f"{title}: validation loss")
+        ax.set_xlabel("step")
+        ax.set_ylabel("val loss")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, out, "val_loss.png")
+
+
+def _bars(ax, names: list[str], values: list[float], title: str, unit: str) -> None:
+    ax.barh(names, values, color="#4c72b0")
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:,.1f}", va="center", fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel(unit)
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _memory(out: str, runs: dict) -> str | None:
+    names = [n for n, r in runs.items() if r["memory"].get("peak_allocated_bytes") is not None]
+    if not names:
+        return None  # CPU runs: no device memory to show
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(names) + 2))
+    peaks = [(runs[n]["memory"].get("steady_peak_allocated_bytes") or runs[n]["memory"]["peak_allocated_bytes"]) / MIB for n in names]
+    _bars(axes[0], names, peaks, "Peak GPU memory (steady state, after the first re-tier)", "MiB")
+    _bars(axes[1], names, [runs[n]["optimizer_state"]["end_bytes"] / MIB for n in names], "Optimizer-state bytes at the end", "MiB")
+    return _save(fig, out, "memory.png")
+
+
+def _step_time(out: str, runs: dict) -> str | None:
+    names = list(runs)
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, max(4.5, 0.45 * len(names) + 2)))
+    _bars(axes[0], names, [runs[n]["timing"]["ms_per_step_median"] for n in names], "Step time (median, steady state)", "ms/step")
+    # Step time along the run shows where compiles and re-tiers cost time (spikes).
+    for n in [n for n in ("small-full", "small-hima-50", "medium-full", "medium-hima-50") if n in runs]:
+        ax = axes[1]
+        ax.plot(runs[n]["timing"]["step_ms"], linewidth=0.8, label=n)
+    axes[1].set_yscale("log")
+    axes[1].set_title("Step time along the run")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("ms (log)")
+    axes[1].grid(alpha=0.3)
+    if axes[1].lines:
+        axes[1].legend(fontsize=8)
+    return _save(fig, out, "step_time.png")
+
+
+def _save(fig, out: str, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, name), dpi=110)
+    plt.close(fig)
+    return name
+
+
+def write_plots(out: str, runs: dict) -> list[str]:
+    """Write the PNGs into `out`; returns the file names written."""
+    ok = _ok(runs)
+    return [p for p in (_val_loss(out, ok), _memory(out, ok), _step_time(out, ok)) if p]

@@ -1,0 +1,222 @@
+"""Tables, headline numbers and plots from a suite's results.json.
+
+    python -m bench.report [--out docs/results]
+
+Writes <out>/summary.json (exactly the keys of issue 5), <out>/README.md (table, targets met/missed)
+and, when matplotlib is importable, <out>/val_loss.png, memory.png, step_time.png. A human analysis of
+missed targets can be kept in <out>/notes.md: it is appended to README.md verbatim.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+MIB = 1024 * 1024
+HEADLINE = "small-hima-50"  # the HiMA setting whose reductions the summary reports (50% Cold)
+
+SUMMARY_KEYS = (
+    "gpu", "medium_speedup", "small_adam_state_reduction", "small_peak_memory_reduction",
+    "small_val_loss_full", "small_val_loss_hima_50", "small_val_loss_random_static_50",
+    "small_val_loss_hima_no_warm_50", "controller_overhead", "monitoring_overhead",
+)
+
+
+def load_runs(out: str) -> dict[str, dict]:
+    path = os.path.join(out, "results.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no {path}: run the suite first (python -m bench.gpu_suite --part ...)")
+    with open(path, encoding="utf-8") as f:
+        return {r["name"]: r for r in json.load(f)["runs"]}
+
+
+def _ok(runs: dict, name: str) -> dict | None:
+    run = runs.get(name)
+    return run if run is not None and run.get("status") == "ok" else None
+
+
+def _ms(run: dict) -> float:
+    return run["timing"]["ms_per_step_median"]
+
+
+def _ratio(runs, a: str, b: str, fn) -> float | None:
+    """fn(a) / fn(b), or None when either run is missing or failed."""
+    ra, rb = _ok(runs, a), _ok(runs, b)
+    if ra is None or rb is None:
+        return None
+    den = fn(rb)
+    return None if not den else fn(ra) / den
+
+
+def _steady_peak(run: dict) -> int | None:
+    mem = run["memory"]
+    return mem.get("steady_peak_allocated_bytes") or mem.get("peak_allocated_bytes")
+
+
+def summarize(runs: dict[str, dict]) -> dict:
+    def val(name: str) -> float | None:
+        run = _ok(runs, name)
+        return run["final_val_loss"] if run else None
+
+    def reduction(fn) -> float | None:
+        r = _ratio(runs, HEADLINE, "small-full", fn)
+        return None if r is None else 1.0 - r
+
+    def overhead(a: str, b: str) -> float | None:
+        r = _ratio(runs, a, b, _ms)
+        return None if r is None else r - 1.0
+
+    speedup = _ratio(runs, "medium-full", "medium-hima-50", _ms)
+    gpu = next((r["env"]["gpu"] for r in runs.values() if r.get("env", {}).get("gpu")), None)
+    summary = {
+        "gpu": gpu,
+        "medium_speedup": speedup,
+        "small_adam_state_reduction": reduction(lambda r: r["optimizer_state"]["end_bytes"]),
+        "small_peak_memory_reduction": reduction(_steady_peak),
+        "small_val_loss_full": val("small-full"),
+        "small_val_loss_hima_50": val("small-hima-50"),
+        "small_val_loss_random_static_50": val("small-random-static-50"),
+        "small_val_loss_hima_no_warm_50": val("small-hima-no-warm-50"),
+        "controller_overhead": overhead("overhead-hima-all-hot", "overhead-full"),
+        "monitoring_overhead": overhead("overhead-hima-50-events", "overhead-hima-50-quiet"),
+    }
+    assert tuple(summary) == SUMMARY_KEYS
+    return summary
+
+
+def _fmt(value, spec: str = ".3f", none: str = "n/a") -> str:
+    return none if value is None else format(value, spec)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def targets(runs: dict, s: dict) -> list[tuple[str, bool | None, str]]:
+    """(target, met?, the measured number) for each target of issue 5; met is None when not measured."""
+    def check(value, ok) -> bool | None:
+        return None if value is None else bool(ok(value))
+
+    med_full, med_hima = _ok(runs, "medium-full"), _ok(runs, "medium-hima-50")
+    gap = med_hima["final_val_loss"] - med_full["final_val_loss"] if med_full and med_hima else None
+    sp = s["medium_speedup"]
+    vh, vr, vn = s["small_val_loss_hima_50"], s["small_val_loss_random_static_50"], s["small_val_loss_hima_no_warm_50"]
+    return [
+        ("Medium speedup >= 1.16x (published)", check(sp, lambda v: v >= 1.16), f"{_fmt(sp, '.3f')}x"),
+        ("Medium speedup >= 1.25x at val-loss gap <= 0.15", check(sp if gap is not None else None, lambda v: v >= 1.25 and gap <= 0.15),
+         f"{_fmt(sp, '.3f')}x, gap {_fmt(gap, '+.3f')}"),
+        ("Small Adam-state reduction >= 72.8%", check(s["small_adam_state_reduction"], lambda v: v >= 0.728), _pct(s["small_adam_state_reduction"])),
+        ("Small peak-memory reduction >= 32.4%", check(s["small_peak_memory_reduction"], lambda v: v >= 0.324), _pct(s["small_peak_memory_reduction"])),
+        ("Small peak-memory reduction >= 40% (aim)", check(s["small_peak_memory_reduction"], lambda v: v >= 0.40), _pct(s["small_peak_memory_reduction"])),
+        ("HiMA 50% Cold clearly better than random-static 50% (val loss lower by > 0.05)",
+         check(vh if vr is not None else None, lambda v: vr - v > 0.05), f"{_fmt(vh)} vs {_fmt(vr)}"),
+        ("hima-no-warm worse than hima (50% Cold)", check(vh if vn is not None else None, lambda v: vn > v), f"{_fmt(vn)} vs {_fmt(vh)}"),
+        ("Controller overhead <= 2%", check(s["controller_overhead"], lambda v: v <= 0.02), _pct(s["controller_overhead"])),
+        ("Monitoring overhead <= 1%", check(s["monitoring_overhead"], lambda v: v <= 0.01), _pct(s["monitoring_overhead"])),
+    ]
+
+
+def _mib(b) -> str:
+    return "n/a" if b is None else f"{b / MIB:,.0f}"
+
+
+def run_table(runs: dict[str, dict]) -> list[str]:
+    head = ("| run | method | hot/warm | compile | steps | ms/step (median) | tokens/s | peak MiB (run / steady) "
+            "| Adam state MiB (end / max) | update compute saved | final val loss | compiles (train / eval / limit hits) "
+            "| Hot / Warm / Cold tensors at end |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, r in runs.items():
+        spec = r["spec"]
+        if r.get("status") != "ok":
+            lines.append(f"| {name} | {spec['method']} | | | | failed: {r.get('error', '?')[:120]} | | | | | | | |")
+            continue
+        c, t, m, o, k = r["config"], r["timing"], r["memory"], r["optimizer_state"], r["compile"]
+        tiers = r.get("tiers_end")
+        tier_text = "/".join(str(tiers[x]["tensors"]) for x in ("hot", "warm", "cold")) if tiers else "all Hot (plain AdamW)"
+        cutoffs = f"{c['hot']}/{c['warm']}" if spec["engine"] and c["method"] != "random-static" else (
+            f"{spec['random_cold_fraction']} Cold" if c["method"] == "random-static" else "-")
+        lines.append(
+            f"| {name} | {c['method']}{'' if spec['engine'] else ' (plain AdamW)'} | {cutoffs} | {c['compile']} | {c['steps']} "
+            f"| {t['ms_per_step_median']:.2f} | {t['tokens_per_s']:,.0f} | {_mib(m.get('peak_allocated_bytes'))} / {_mib(m.get('steady_peak_allocated_bytes'))} "
+            f"| {_mib(o['end_bytes'])} / {_mib(o['max_bytes'])} | {100 * r['update_compute_saved']:.1f}% | {r['final_val_loss']:.4f} "
+            f"| {len(k['train_compiles_at_steps'])} / {k['eval_compiles']} / {k.get('recompile_limit_hits', 'n/a')} | {tier_text} |"
+        )
+    return lines
+
+
+def _setup_lines(runs: dict[str, dict]) -> list[str]:
+    ok = [r for r in runs.values() if r.get("status") == "ok"]
+    if not ok:
+        return ["No run finished."]
+    env, c = ok[0]["env"], ok[0]["config"]
+    corpus = c["corpus"]
+    budgets = sorted({(r["config"]["preset"], r["config"]["steps"]) for r in ok})
+    return [
+        f"- GPU: {env['gpu'] or 'none (CPU)'}; torch {env['torch']} (CUDA {env['cuda']}); Python {env['python']}",
+        f"- Precision: weights and AdamW state {c['weight_dtype']}, autocast {c['autocast'] or 'off'}, fused AdamW: {c['fused_adamw']}; "
+        f"SDPA attention; vocabulary padded to a multiple of 64",
+        f"- Batch {c['batch']} x sequence {c['seq_len']} = {c['batch'] * c['seq_len']:,} tokens/step; seed {c['seed']}; "
+        f"data order: {c['data_order']} (no token seen twice: {corpus['steps_before_repeat']:,} steps fit before a repeat)",
+        f"- Corpus: {corpus['source'] or corpus['dir']} ({corpus['n_train']:,} train / {corpus['n_val']:,} val tokens, vocab {corpus['vocab_size']:,})",
+        f"- Step budgets: {', '.join(f'{p} {n}' for p, n in budgets)}; LR {c['lr']} (Small) with warmup + cosine; "
+        f"validation on {c['eval_batches']} fixed batches every {c['eval_every']} steps",
+        "- ms/step: median of per-step device-timed durations after the warmup steps (CUDA events, one sync at the end);"
+        " evaluation excluded. Peak memory: torch.cuda.max_memory_allocated, reset after model + optimizer creation"
+        " (run) and again after the first re-tier (steady); the headline reduction uses the steady figure.",
+    ]
+
+
+def write_readme(out: str, runs: dict, summary: dict, plots: list[str]) -> str:
+    lines = ["# GPU benchmark results", "", "Regenerate: see the bench command in the project README "
+             "(`PYTHONPATH=trainer python -m bench.gpu_suite --part small|medium|overhead`, then `python -m bench.report`).", ""]
+    lines += ["## Setup", ""] + _setup_lines(runs) + ["", "## Runs", ""] + run_table(runs)
+    lines += ["", "## Targets", "", "| target | result | measured |", "|---|---|---|"]
+    for text, met, measured in targets(runs, summary):
+        lines.append(f"| {text} | {'not measured' if met is None else ('met' if met else '**missed**')} | {measured} |")
+    lines += ["", "## Headline numbers (summary.json)", "", "```json", json.dumps(summary, indent=1), "```"]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    notes = os.path.join(out, "notes.md")
+    if os.path.isfile(notes):
+        with open(notes, encoding="utf-8") as f:
+            lines += ["", f.read().rstrip()]
+    path = os.path.join(out, "README.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def write_report(out: str) -> dict:
+    runs = load_runs(out)
+    summary = summarize(runs)
+    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+        f.write("\n")
+    try:
+        from . import plots
+    except ImportError as e:  # matplotlib absent (e.g. on the GPU machine): tables only, plots later
+        print(f"[report] no plots ({e}); run `python -m bench.report --out {out}` where matplotlib is installed",
+              file=sys.stderr)
+        written = []
+    else:
+        written = plots.write_plots(out, runs)
+    write_readme(out, runs, summary, written)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="docs/results", help="results folder holding results.json")
+    args = p.parse_args(argv)
+    try:
+        summary = write_report(args.out)
+    except (FileNotFoundError, json.JSONDecodeError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
