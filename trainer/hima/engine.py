@@ -209,6 +209,8 @@ class HiMA(EngineStateMixin):
         warm_on = probe or not self.config.warm_skip_backward or self._warm_due(self._step)
         flags = (warm_on, probe)
         if force or flags != self._flags:
+            # model.compile() may have been called after construction: refuse before flags change under it.
+            refuse_whole_model_compile(self._model, self.config.method)
             for p in self._warm_params:
                 p.requires_grad_(warm_on)
             for p in self._cold_params:

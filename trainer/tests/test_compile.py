@@ -38,6 +38,19 @@ def test_whole_model_compile_is_refused_with_advice(method):
         HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(method=method))
 
 
+def test_whole_model_compile_after_construction_is_refused_before_requires_grad_changes():
+    model = Net()
+    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(warm_every=2, first_retier=100))
+    hima.pin("head.weight", "warm")
+    model.compile(backend="aot_eager")
+    x = torch.randn(4, 8)
+    with pytest.raises(HiMACompileError, match="compile_per_block"):
+        for _ in range(2):
+            model(x).sum().backward()
+            hima.step()
+            hima.zero_grad()
+
+
 def test_full_method_accepts_a_whole_model_compile():
     model = Net()
     model.compile(backend="aot_eager")
