@@ -1,64 +1,31 @@
 // The headless main job: `node dist/cli.js train ...` and `node dist/cli.js prepare ...`.
 // Exit codes: 0 ok, 1 training (or preparation) failed, 2 bad usage.
-import { UsageError } from "./args";
-import { PREPARE_USAGE, prepareCommand } from "./prepare";
-import { TRAIN_USAGE, trainCommand, type CliIO } from "./train";
+import { runCli } from "./runCli";
+import type { CliIO } from "./train";
 
-const USAGE = `HiMA command line
-${TRAIN_USAGE}
-${PREPARE_USAGE}`;
-
-export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    switch (command) {
-      case "train":
-        return await trainCommand(rest, io);
-      case "prepare":
-        return await prepareCommand(rest, io);
-      case "help":
-      case "--help":
-      case "-h":
-        io.stdout(`${USAGE}\n`);
-        return 0;
-      default:
-        throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : "no command given");
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`hima: ${e.message}\n${USAGE}\n`);
-      return 2;
-    }
-    io.stderr.write(`hima: ${(e as Error).stack ?? String(e)}\n`);
-    return 1;
-  }
-}
-
-if (require.main === module) {
-  const io: CliIO = {
-    stdout: (text) => process.stdout.write(text),
-    stderr: {
-      write: (text) => process.stderr.write(text),
-      isTTY: process.stderr.isTTY === true,
-      get columns() {
-        return process.stderr.columns;
-      },
+const io: CliIO = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: {
+    write: (text) => process.stderr.write(text),
+    isTTY: process.stderr.isTTY === true,
+    get columns() {
+      return process.stderr.columns;
     },
-    cwd: process.cwd(),
-    onInterrupt: (cb) => {
-      process.on("SIGINT", cb);
-      process.on("SIGTERM", cb);
-      return () => {
-        process.off("SIGINT", cb);
-        process.off("SIGTERM", cb);
-      };
-    },
-  };
-  runCli(process.argv.slice(2), io).then(
-    (code) => (process.exitCode = code),
-    (e) => {
-      process.stderr.write(`hima: ${String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+  },
+  cwd: process.cwd(),
+  onInterrupt: (cb) => {
+    process.on("SIGINT", cb);
+    process.on("SIGTERM", cb);
+    return () => {
+      process.off("SIGINT", cb);
+      process.off("SIGTERM", cb);
+    };
+  },
+};
+runCli(process.argv.slice(2), io).then(
+  (code) => (process.exitCode = code),
+  (e) => {
+    process.stderr.write(`hima: ${String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -13,7 +13,7 @@ export interface ProgressState {
   secondsPerStep: number | null;
 }
 
-const BAR_WIDTH = 24;
+const BAR_WIDTH = 20;
 
 export function formatProgress(p: ProgressState, width = 100): string {
   const frac = p.maxSteps > 0 ? Math.min(1, p.step / p.maxSteps) : 0;

@@ -171,3 +171,28 @@ test("a live run: status events pause and resume it, done ends it", () => {
   assert.deepEqual([run.status, run.step, run.loss, run.valLoss], ["done", 9, 2, 2.5]);
   assert.equal(model.live, false);
 });
+
+test("a run recorded from the real trainer (tiny preset): all three tiers appear, state stays below full AdamW", async () => {
+  const events = await recorded("tiny-run.events.jsonl");
+  const model = new RunModel();
+  model.setStatus("replay");
+  const tierCountsSeen: Array<[number, number, number]> = [];
+  for (const e of events) {
+    model.apply(e);
+    if (e.type === "tiers") {
+      const c = model.snapshot().counts!;
+      tierCountsSeen.push([c.hot.tensors, c.warm.tensors, c.cold.tensors]);
+    }
+  }
+  assert.ok(tierCountsSeen.some(([h, w, c]) => h > 0 && w > 0 && c > 0), `all tiers non-empty at some re-tier: ${JSON.stringify(tierCountsSeen)}`);
+  const snap = model.snapshot();
+  const cold = snap.tiers.filter((t) => t.tier === "cold").length;
+  assert.equal(cold, snap.counts!.cold.tensors, "the tier map agrees with the trainer's counts");
+  assert.ok(snap.history.some((h) => h.length > 1), "some tensor changed tier");
+  const mem = snap.charts.memory.series;
+  const full = (events.find((e) => e.type === "memory") as EventOf<"memory">).full_optimizer_state_bytes;
+  assert.ok((mem.state_total.at(-1) ?? Infinity) < full, "optimizer state below the full-AdamW figure");
+  const loss = snap.charts.loss.series.loss.filter((v): v is number => v !== null);
+  assert.ok(loss.at(-1)! < loss[0] - 1, `loss goes down: ${loss[0]} -> ${loss.at(-1)}`);
+  assert.equal(snap.run?.method, "hima");
+});
