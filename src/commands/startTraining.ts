@@ -8,7 +8,7 @@ import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
 import { trainerArgs } from "../run/trainerCommand";
 import { ensurePython } from "./ensurePython";
 import { pickDataset, pickLaunch, PREPARE_BROWN } from "./pickLaunch";
-import { datasetOutDir, prepareWithProgress, TINY_VOCAB_SIZE } from "./prepareDataset";
+import { brownSource, datasetOutDir, prepareWithProgress, TINY_VOCAB_SIZE } from "./prepareDataset";
 import type { HimaServices } from "./services";
 import { readSettings, workspaceDir } from "./settings";
 
@@ -37,7 +37,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
   if (dataDir === PREPARE_BROWN) {
     // A config file names its own model; only the tiny preset is known to want the reduced vocabulary.
     const vocabSize = launch.preset === "tiny" ? TINY_VOCAB_SIZE : undefined;
-    dataDir = await prepareWithProgress(services, { kind: "brown" }, settings.dataFolder ?? datasetOutDir(wsDir, { kind: "brown" }, vocabSize), vocabSize);
+    dataDir = await prepareWithProgress(services, brownSource(services.extensionContext.extensionPath), settings.dataFolder ?? datasetOutDir(wsDir, { kind: "brown" }, vocabSize), vocabSize);
   }
   if (!dataDir) return;
   const python = await ensurePython(wsDir, services.extensionContext.extensionPath, services.log);
