@@ -12,7 +12,9 @@ import { RunModel } from "../../src/run/RunModel";
 import { openPanel, type PanelPage } from "./panelPage";
 
 const ROOT = resolve(__dirname, "..", "..");
-const FIXTURE_RUN = join(ROOT, "test", "panel", "fixtures", "run");
+// Recorded from the real trainer on CPU: `python -m hima train --preset tiny --max-steps 120 --eval-every 40
+// --seed 1 --run-id tiny-recorded` (stopped at step 73): 52 tensors, re-tiered at steps 0, 25 and 50.
+const FIXTURE_RUN = join(ROOT, "test", "panel", "fixtures", "tiny-run");
 const RESULTS = join(ROOT, "test-results");
 
 // Pure theme colours make each tier recognisable from a single canvas pixel.
