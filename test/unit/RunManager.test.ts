@@ -151,6 +151,8 @@ test("real trainer (tiny preset): hello -> steps -> tiers -> set_cutoffs acked -
     const id = run.sendControl({ type: "set_cutoffs", hot: 0.2, warm: 0.5 });
     const ack = await waitForEvent(run, (e): e is Extract<Event, { type: "ack" }> => e.type === "ack" && e.id === id, 30_000, events);
     assert.equal(ack.control, "set_cutoffs");
+    const retiered = await waitForEvent(run, (e): e is Extract<Event, { type: "tiers" }> => e.type === "tiers" && e.step >= ack.effective_step && e.cutoffs.hot === 0.2, 30_000, events);
+    assert.deepEqual(retiered.cutoffs, { hot: 0.2, warm: 0.5 }, "the new cutoffs took effect");
     const bad = run.sendControl({ type: "set_cutoffs", hot: 0.9, warm: 0.1 });
     const rejected = await waitForEvent(run, (e) => e.type === "rejected" && e.id === bad, 30_000, events);
     assert.ok(rejected.type === "rejected" && rejected.reason.length > 0);
