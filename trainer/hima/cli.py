@@ -76,6 +76,10 @@ def _default_run_id(out: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Bit-reproducible MKL results (resume must replay the same losses on CPU). Without it MKL may pick
+    # code paths by buffer alignment, which differs between an uninterrupted and a resumed process.
+    # Read by MKL at its first call, which comes after this line.
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
     event_stream = _take_stdout_for_events()
