@@ -25,7 +25,7 @@ class GPTConfig:
 
 # Architecture of each preset; the vocabulary comes from the data's meta.json.
 MODEL_PRESETS: dict[str, dict[str, int]] = {
-    # CPU demo: ~1.3M parameters with a 4096-token vocabulary; ~20 ms/step at batch 16 x 128 on 2 cores.
+    # CPU demo: 1.3M parameters with a 4096-token vocabulary (Brown corpus, reduced vocabulary).
     "tiny": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128},
     "small": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024},  # GPT-2 124M
     "medium": {"n_layer": 24, "n_head": 16, "n_embd": 1024, "block_size": 1024},  # GPT-2 350M

@@ -2,7 +2,7 @@
 next `tiers` event, pause holds the step count while controls are still answered, stop ends cleanly."""
 import jsonschema
 
-from conftest import trainer_cmd
+from conftest import read_events, trainer_cmd
 from hima.control import MAX_LINE_BYTES
 from hima.protocol import schema
 
@@ -96,7 +96,10 @@ def test_sigterm_is_a_graceful_stop(token_dir, fast_config, tmp_path, live_train
 
 
 def test_eof_on_stdin_is_not_a_stop(token_dir, fast_config, tmp_path, live_trainer):
-    t = live_trainer(trainer_cmd(token_dir, tmp_path / "eof", fast_config, "--max-steps", "8", "--eval-every", "0"))
+    out = tmp_path / "eof"
+    t = live_trainer(trainer_cmd(token_dir, out, fast_config, "--max-steps", "8", "--eval-every", "0", "--quiet-stdout"))
     t.proc.stdin.close()
     assert t.finish() == 0
-    assert t.events[-1]["reason"] == "completed" and t.events[-1]["step"] == 8
+    assert t.events == []  # --quiet-stdout: events only in the file
+    events = read_events(out)
+    assert events[-1]["reason"] == "completed" and events[-1]["step"] == 8
