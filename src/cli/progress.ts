@@ -95,7 +95,8 @@ export class ProgressBar {
 
   private draw(t: number): void {
     if (this.out.isTTY) {
-      if (t - this.lastDraw < 100 && this.state.step < this.state.maxSteps) return; // ~10 redraws/s at most
+      const final = this.state.maxSteps > 0 && this.state.step >= this.state.maxSteps;
+      if (t - this.lastDraw < 100 && !final) return; // ~10 redraws/s at most, but always the last step
       this.lastDraw = t;
       this.out.write(`\r\x1b[2K${formatProgress(this.state, (this.out.columns ?? 100) - 1)}`);
       this.drawn = true;

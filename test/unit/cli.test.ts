@@ -65,6 +65,23 @@ test("without a terminal the bar prints a plain line at each tenth, not every st
   assert.match(lines.at(-1)!, /100%\s+step 100\/100/);
 });
 
+test("on a terminal the bar redraws one line in place, and messages go above it", () => {
+  const out: string[] = [];
+  let now = 0;
+  const bar = new ProgressBar({ write: (t) => out.push(t), isTTY: true, columns: 80 }, () => now);
+  for (let s = 1; s <= 50; s++) {
+    now += 50; // 20 events a second: redraws are capped at ~10/s
+    bar.onEvent({ v: 1, type: "step", step: s, loss: 3, lr: 1e-3, step_time_ms: 50, tokens_per_s: 100 });
+  }
+  assert.ok(out.length >= 20 && out.length <= 30, `${out.length} redraws`);
+  assert.ok(out.every((t) => t.startsWith("\r\x1b[2K") && !t.includes("\n") && t.length <= 80 + 5));
+  bar.log("hima: stopping");
+  assert.deepEqual(out.slice(-2), ["\r\x1b[2K", "hima: stopping\n"]);
+  bar.onEvent({ v: 1, type: "step", step: 51, loss: 3, lr: 1e-3, step_time_ms: 50, tokens_per_s: 100 });
+  bar.finish();
+  assert.equal(out.at(-1), "\n", "the last bar stays on screen above the summary");
+});
+
 test("the summary reports tiers, optimizer state saved against full AdamW, losses and the run dir", () => {
   const exit: TrainerExit = { code: 0, signal: null, crashed: false, stderrTail: [], sawDone: true };
   const text = formatSummary({
