@@ -79,7 +79,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "small_val_loss_random_static_50": val("small-random-static-50"),
         "small_val_loss_hima_no_warm_50": val("small-hima-no-warm-50"),
         "controller_overhead": overhead("overhead-hima-all-hot", "overhead-full"),
-        "monitoring_overhead": overhead("overhead-hima-50-events", "overhead-hima-50-quiet"),
+        "monitoring_overhead": overhead("overhead-hima-all-hot-events", "overhead-hima-all-hot"),
     }
     assert tuple(summary) == SUMMARY_KEYS
     return summary

@@ -26,7 +26,7 @@ SUMMARY_KEYS = [
 # One run of each kind the suite has (plain AdamW compiled and eager, HiMA, random-static, all-Hot HiMA, the
 # monitoring pair), so the test stays short on 2 shared cores; the GPU suite runs every spec the same way.
 SMALL_RUNS = ["small-full", "small-full-eager", "small-hima-50", "small-random-static-50"]
-OVERHEAD_RUNS = ["overhead-hima-all-hot", "overhead-hima-50-quiet", "overhead-hima-50-events"]
+OVERHEAD_RUNS = ["overhead-hima-all-hot", "overhead-hima-all-hot-events"]
 STEPS = 4
 
 
@@ -112,14 +112,14 @@ def test_hima_saves_state_and_compute_that_full_adamw_spends(results):
 
 
 def test_monitoring_run_writes_valid_events_and_the_quiet_run_none(results):
-    events_path = os.path.join(results, "runs", "overhead-hima-50-events", "events.jsonl")
+    events_path = os.path.join(results, "runs", "overhead-hima-all-hot-events", "events.jsonl")
     with open(events_path, encoding="utf-8") as f:
         events = [json.loads(line) for line in f]
     for event in events:
         validate_event(event)
     kinds = {e["type"] for e in events}
     assert {"hello", "step", "tiers", "memory", "eval"} <= kinds
-    assert not os.path.exists(os.path.join(results, "runs", "overhead-hima-50-quiet", "events.jsonl"))
+    assert not os.path.exists(os.path.join(results, "runs", "overhead-hima-all-hot", "events.jsonl"))
 
 
 def test_summary_has_exactly_the_issue_keys_and_the_readme_the_table(results):
