@@ -10,7 +10,7 @@ import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { assert, StepRunner, waitUntil } from "./steps";
-import { launchBrowser, newWorkbenchPage, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
+import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
 
 const TIERS = ["hot", "warm", "cold"] as const;
 const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
@@ -69,6 +69,11 @@ async function main(): Promise<number> {
     });
     const page: Page = await newWorkbenchPage(browser);
     steps.page = page;
+    steps.diagnose = async () => {
+      const shown = await notifications(page);
+      const title = await sideBarWebview(page).locator(".run-title").innerText({ timeout: 1000 }).catch(() => "(no run title)");
+      return `panel: ${title.replace(/\s+/g, " ")}\nnotifications: ${shown.map((t) => t.replace(/\s+/g, " ")).join(" | ") || "none"}`;
+    };
     page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
 
     await steps.step("open the workspace in the VS Code workbench", () => openWorkbench(page, server!.folderUrl(ws)));
@@ -162,6 +167,9 @@ async function main(): Promise<number> {
         return r.done ? r : undefined;
       }, 90_000);
       await panel.locator('.run-title[data-status="done"]').waitFor({ state: "visible", timeout: 30_000 });
+      // The trainer says done, then checkpoints and exits; the panel reports the exit once the process is gone.
+      const details = panel.locator('[data-testid="run-details"]');
+      await waitUntil('"exit code 0" in the panel\'s run details', async () => ((await details.innerText()).includes("exit code 0") ? true : undefined), 60_000);
     });
 
     await steps.step("events.jsonl is complete: hello first, done last, every line JSON", async () => {

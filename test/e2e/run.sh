@@ -35,7 +35,7 @@ cleanup() {
   fi
   # Keep the code-server logs with the results, then drop the scratch folder (workspaces, user data).
   find "$WORK" -maxdepth 2 -name code-server.log -exec sh -c 'cp "$1" "$2/$(basename "$(dirname "$1")")-code-server.log"' _ {} "$RESULTS" \; 2>/dev/null
-  rm -rf "$WORK"
+  if [ -n "${HIMA_E2E_KEEP:-}" ]; then echo "e2e: kept $WORK (HIMA_E2E_KEEP)" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -17,6 +17,8 @@ export class StepRunner {
   readonly results: StepResult[] = [];
   private failed = false;
   private index = 0;
+  /** Extra facts printed with a failure (e.g. the notifications on screen). */
+  diagnose: (() => Promise<string>) | null = null;
 
   /** @param page current page for failure screenshots (may be set later, e.g. once the browser is up) */
   constructor(
@@ -51,9 +53,11 @@ export class StepRunner {
       this.failed = true;
       const error = err instanceof Error ? err.message : String(err);
       const screenshot = await this.screenshot(`FAILED-${String(this.index).padStart(2, "0")}-${slug(name)}`);
+      const facts = this.diagnose ? await this.diagnose().catch((e) => `(diagnosis failed: ${e})`) : "";
       this.results.push({ name, status: "failed", ms, error, screenshot });
       console.log(`  ✗ FAIL  ${name} (${(ms / 1000).toFixed(1)} s)\n          ${error.split("\n").join("\n          ")}`);
       if (screenshot) console.log(`          screenshot: ${screenshot}`);
+      if (facts) console.log(`          ${facts.split("\n").join("\n          ")}`);
       return undefined;
     }
   }
