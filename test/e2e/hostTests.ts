@@ -10,7 +10,7 @@ import { startCodeServer } from "./codeServer";
 import { makeWorkspace, readE2eEnv, type E2eEnv } from "./e2eEnv";
 import type { HostTestConfig } from "./host/index";
 import { assert, StepRunner, waitUntil } from "./steps";
-import { launchBrowser, newWorkbenchPage, notifications, runCommand, sideBarWebview } from "./workbench";
+import { launchBrowser, newWorkbenchPage, notifications, sideBarWebview } from "./workbench";
 
 const FAILING_LINE = "e2e-fake-trainer: simulated failure 4711 (CUDA out of memory)";
 const HOST_TIMEOUT_MS = 300_000;
@@ -31,7 +31,10 @@ function script(path: string, body: string): string {
   return path;
 }
 
-async function hostSession(env: E2eEnv, browser: Browser, steps: StepRunner, name: string, ws: string, cfg: HostTestConfig, trust: boolean): Promise<SessionOutcome> {
+/** Checks made on screen while the in-host tests wait (they print "E2E-HOST AWAIT-UI <name>"). */
+type UiChecks = Record<string, (page: Page) => Promise<void>>;
+
+async function hostSession(env: E2eEnv, browser: Browser, steps: StepRunner, name: string, ws: string, cfg: HostTestConfig, trust: boolean, uiChecks: UiChecks = {}): Promise<SessionOutcome> {
   writeFileSync(join(ws, "e2e-host.json"), JSON.stringify(cfg, null, 2));
   const stateDir = join(env.workDir, `${name}-state`);
   const server = await startCodeServer({
@@ -52,6 +55,12 @@ async function hostSession(env: E2eEnv, browser: Browser, steps: StepRunner, nam
     const line = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
     log.push(line);
     if (line.includes("E2E-HOST")) console.log(`    [host ${type}] ${line}`);
+    const wanted = /E2E-HOST AWAIT-UI (\S+)/.exec(line)?.[1];
+    if (wanted) {
+      const checks = uiChecks[wanted] ?? (async () => {});
+      // Whatever the checks find, release the waiting host test so the session ends.
+      void checks(page).finally(() => writeFileSync(join(ws, `e2e-ui-${wanted}.done`), ""));
+    }
   });
   await page.exposeFunction("codeAutomationExit", (code: number) => exit(code));
   const payload: Array<[string, string]> = [
@@ -99,33 +108,29 @@ async function main(): Promise<number> {
         `if [ "$1" = "-c" ]; then exec "${env.python}" "$@"; fi\n` +
         `echo "e2e-fake-trainer: loading the model" >&2\necho "${FAILING_LINE}" >&2\nexit 1`,
     );
+    const crashChecks: UiChecks = {
+      crash: async (page) => {
+        await steps.step("the crash notification shows the trainer's stderr tail", async () => {
+          const text = await waitUntil("an error notification with the stderr tail", async () => {
+            const shown = await notifications(page);
+            return shown.find((t) => t.includes(FAILING_LINE)) ?? undefined;
+          }, 30_000);
+          assert(/crash|exit code 1/i.test(text), `the notification does not say the trainer crashed: ${text}`);
+        }, { independent: true });
+        await steps.step("the side panel shows the crashed run with its stderr tail", async () => {
+          const panel = sideBarWebview(page);
+          await panel.locator('.run-title[data-status="crashed"]').waitFor({ state: "visible", timeout: 30_000 });
+          const tail = await panel.locator("pre.error-tail").innerText({ timeout: 5000 });
+          assert(tail.includes(FAILING_LINE), `the panel's error box does not show the stderr tail: ${tail}`);
+          await steps.screenshot("e2e-05-crash-reported");
+        }, { independent: true });
+      },
+    };
     const trusted = await steps.step("extension-host tests run in a trusted workspace", () =>
-      hostSession(env, browser, steps, "host-trusted", ws, { suite: "trusted", failingPython, failingLine: FAILING_LINE }, false),
+      hostSession(env, browser, steps, "host-trusted", ws, { suite: "trusted", failingPython, failingLine: FAILING_LINE }, false, crashChecks),
     );
     if (trusted) {
       await reportHostResults(steps, trusted, 2);
-      const page = trusted.page;
-      await steps.step("the crash notification shows the trainer's stderr tail", async () => {
-        const text = await waitUntil("an error notification with the stderr tail", async () => {
-          const shown = await notifications(page);
-          return shown.find((t) => t.includes(FAILING_LINE)) ?? undefined;
-        }, 30_000).catch(async (err) => {
-          // A toast may have been hidden; the notification centre keeps every notification.
-          await runCommand(page, "Notifications: Show Notifications");
-          const all = await page.locator(".notifications-center .notification-list-item").allInnerTexts();
-          const hit = all.find((t) => t.includes(FAILING_LINE));
-          if (!hit) throw new Error(`${(err as Error).message}; notifications: ${all.join(" | ") || "none"}`);
-          return hit;
-        });
-        assert(/crash|exit code 1/i.test(text), `the notification does not say the trainer crashed: ${text}`);
-      }, { independent: true });
-      await steps.step("the side panel shows the crashed run with its stderr tail", async () => {
-        await runCommand(page, "HiMA: Show Tier Panel");
-        const panel = sideBarWebview(page);
-        await panel.locator('.run-title[data-status="crashed"]').waitFor({ state: "visible", timeout: 30_000 });
-        const tail = await panel.locator("pre.error-tail").innerText({ timeout: 5000 });
-        assert(tail.includes(FAILING_LINE), `the panel's error box does not show the stderr tail: ${tail}`);
-      }, { independent: true });
       await steps.screenshot("host-trusted-end");
       await trusted.stop();
       await trusted.page.context().close();
