@@ -98,7 +98,8 @@ export class RunManager {
 
     this.child = spawn(launch.command, launch.args, {
       cwd: launch.cwd,
-      env: launch.env ?? process.env,
+      // Events must arrive as they happen (not in 8 KB blocks) and in UTF-8 whatever the locale says.
+      env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
       stdio: ["pipe", "pipe", "pipe"],
       shell: false,
       detached: launch.newProcessGroup === true,
