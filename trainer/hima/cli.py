@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             resume = load_checkpoint(args.resume)
             # Continue with the checkpoint's settings; the config file and flags may override (e.g. --max-steps).
             run_dir = os.path.dirname(os.path.dirname(os.path.abspath(resume["path"])))
-            file_values = {**resume["config"], "out": run_dir, **file_values}
+            # The run id follows the run folder (flag or default below), not the checkpoint's run.
+            previous = {k: v for k, v in resume["config"].items() if k != "run_id"}
+            file_values = {**previous, "out": run_dir, **file_values}
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
