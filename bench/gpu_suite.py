@@ -42,6 +42,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eval-batches", type=int, default=20, help="fixed validation batches per evaluation")
     p.add_argument("--retier-every", type=int, default=None, help="HiMA re-tier cadence (default: the preset's)")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (the CPU smoke test uses eager)")
+    p.add_argument("--recompile-limit", type=int, default=None,
+                   help="torch._dynamo recompile_limit (default: torch's, 8); past it a block silently runs eager")
     p.add_argument("--preset", default=None, help="run every spec on this model preset instead (smoke test: tiny)")
     p.add_argument("--no-report", action="store_true", help="do not write summary.json / README.md at the end")
     args = p.parse_args(argv)
@@ -103,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=args.eval_every, eval_batches=args.eval_batches, retier_every=args.retier_every,
         compile_backend=args.compile_backend, preset_override=args.preset,
     )
+    if args.recompile_limit is not None:
+        import torch._dynamo as dynamo  # "as": a bare `import torch._dynamo` would make torch local to main
+
+        dynamo.config.recompile_limit = args.recompile_limit
+        dynamo.config.accumulated_recompile_limit = max(args.recompile_limit * 16, 256)
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     env = measure.environment()
     print(f"[bench] {len(specs)} runs on {env['gpu'] or 'cpu'} (torch {env['torch']}): "

@@ -159,7 +159,7 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     # Steady-state memory starts after HiMA's first re-tier (before it every tensor is Hot); the same
     # step for every run of a suite, the plain baseline included, so the peaks compare like with like.
     memory_from = min(steps - 1, max(steady_from, (cfg.first_retier or 0) + 1))
-    warmup_peak = None  # peak before memory_from; the counter is then reset for the steady state
+    step_peaks: list[int] = []  # max_memory_allocated of each step (host-side allocator stats: no sync)
     loss_sum, interval, interval_start = torch.zeros((), device=device), 0, time.perf_counter()
     frames_before = compile_stats.frames_compiled()
     eval_compiles = 0
@@ -214,9 +214,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         elif hima is None and (done in (1, steps) or done % 10 == 0):
             state_curve.append((done, _state_bytes(optimizer)))
 
-        if cuda and done == memory_from:
-            torch.cuda.synchronize()
-            warmup_peak = torch.cuda.max_memory_allocated()
+        if cuda:
+            step_peaks.append(torch.cuda.max_memory_allocated())
             torch.cuda.reset_peak_memory_stats()
         if (cfg.eval_every and done % cfg.eval_every == 0) or done == steps:
             before = compile_stats.frames_compiled()
@@ -226,6 +225,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             if spec.events:
                 events.emit("eval", step=done, val_loss=val_curve[-1][1])
             _log(f"{spec.name}: step {done}/{steps} val {val_curve[-1][1]:.4f} ({time.perf_counter() - started:.0f}s)")
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()  # nor is its memory
             clock.begin()  # evaluation is not step time
 
     step_ms = clock.step_ms()
@@ -249,7 +250,7 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         "train_loss": [round(v, 5) for v in torch.stack(losses).float().tolist()],
         "val_curve": [[st, round(v, 5)] for st, v in val_curve],
         "final_val_loss": val_curve[-1][1],
-        "memory": {**_memory(cuda, model_bytes, warmup_peak), "steady_from_step": memory_from},
+        "memory": _memory(cuda, model_bytes, step_peaks, memory_from),
         "optimizer_state": {
             "end_bytes": state_curve[-1][1], "max_bytes": max(b for _, b in state_curve),
             "full_bytes": int(hima.full_optimizer_state_bytes()) if hima is not None else state_curve[-1][1],
@@ -283,21 +284,21 @@ def _timing(step_ms: list[float], steady_from: int, tokens_per_step: int, wall_s
     }
 
 
-def _memory(cuda: bool, model_bytes: int | None, warmup_peak: int | None) -> dict:
+def _memory(cuda: bool, model_bytes: int | None, step_peaks: list[int], memory_from: int) -> dict:
     if not cuda:
         return {"device": "cpu", "peak_allocated_bytes": None, "steady_peak_allocated_bytes": None}
-    torch.cuda.synchronize()
-    last = torch.cuda.max_memory_allocated()
     return {
         "device": "cuda",
         "model_bytes": model_bytes,  # parameters (+ val batches) allocated before the first step
-        # Peak over the whole training loop: reset after model + optimizer creation; includes the
-        # first steps (compilation, the lazily created Adam state).
-        "peak_allocated_bytes": max(last, warmup_peak or 0),
-        # Peak from memory_from to the end only (the steady state, after the first re-tier).
-        "steady_peak_allocated_bytes": last if warmup_peak is not None else None,
-        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
+        # Peak over every training step (counter reset after model + optimizer creation): includes the
+        # first steps (compilation, the lazily created Adam state) and, for HiMA, the all-Hot start.
+        "peak_allocated_bytes": max(step_peaks),
+        # Peak from step memory_from on: the steady state, after HiMA's first re-tier.
+        "steady_peak_allocated_bytes": max(step_peaks[memory_from:]),
+        "steady_from_step": memory_from,
         "end_allocated_bytes": torch.cuda.memory_allocated(),
+        "end_reserved_bytes": torch.cuda.memory_reserved(),
+        "step_peak_mib": [round(b / 2**20) for b in step_peaks],  # which steps peak: probes, Warm updates
     }
 
 

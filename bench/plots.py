@@ -48,10 +48,19 @@ def _memory(out: str, runs: dict) -> str | None:
     names = [n for n, r in runs.items() if r["memory"].get("peak_allocated_bytes") is not None]
     if not names:
         return None  # CPU runs: no device memory to show
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(names) + 2))
+    fig, axes = plt.subplots(1, 3, figsize=(19, max(4.5, 0.45 * len(names) + 2)))
     peaks = [(runs[n]["memory"].get("steady_peak_allocated_bytes") or runs[n]["memory"]["peak_allocated_bytes"]) / MIB for n in names]
     _bars(axes[0], names, peaks, "Peak GPU memory (steady state, after the first re-tier)", "MiB")
     _bars(axes[1], names, [runs[n]["optimizer_state"]["end_bytes"] / MIB for n in names], "Optimizer-state bytes at the end", "MiB")
+    # Peak of each step: shows which steps set the peak (HiMA's probe and Warm-update steps).
+    for n in [n for n in ("small-full", "small-hima-50", "small-hima-70") if n in runs and runs[n]["memory"].get("step_peak_mib")]:
+        axes[2].plot(runs[n]["memory"]["step_peak_mib"], linewidth=0.8, label=n)
+    axes[2].set_title("Peak memory of each step")
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("MiB")
+    axes[2].grid(alpha=0.3)
+    if axes[2].lines:
+        axes[2].legend(fontsize=8)
     return _save(fig, out, "memory.png")
 
 
