@@ -135,5 +135,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1))
+            # Under bf16 autocast, cross_entropy's log_softmax runs in fp32 by itself: no extra fp32 copy of
+            # the (B, T, vocab) logits here.
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
         return logits, loss

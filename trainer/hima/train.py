@@ -329,7 +329,9 @@ def install_stop_signals(trainer: Trainer) -> None:
     """SIGTERM (and Ctrl-C) finish the current step, checkpoint, emit done: same as a `stop` control."""
 
     def request_stop(signum, frame):
-        log.info("signal %s: stopping after this step", signum)
+        if trainer.stop_requested:
+            raise KeyboardInterrupt  # a second signal: the user wants out now, not after a checkpoint
+        log.info("signal %s: stopping after this step (send it again to abort)", signum)
         trainer.stop_requested = True
 
     signal.signal(signal.SIGTERM, request_stop)
