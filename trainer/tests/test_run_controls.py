@@ -2,7 +2,7 @@
 next `tiers` event, pause holds the step count while controls are still answered, stop ends cleanly."""
 import jsonschema
 
-from conftest import read_events, trainer_cmd
+from conftest import read_events, run_trainer, trainer_cmd
 from hima.control import MAX_LINE_BYTES
 from hima.protocol import schema
 
@@ -86,13 +86,23 @@ def test_controls_over_stdin(token_dir, fast_config, tmp_path, live_trainer):
         jsonschema.validate({"event": event}, full)
 
 
-def test_sigterm_is_a_graceful_stop(token_dir, fast_config, tmp_path, live_trainer):
-    t = live_trainer(trainer_cmd(token_dir, tmp_path / "term", fast_config, "--max-steps", "100000", "--eval-every", "0"))
+def test_sigterm_is_a_graceful_stop_and_the_run_resumes_in_its_folder(token_dir, fast_config, tmp_path, live_trainer):
+    out = tmp_path / "term"
+    t = live_trainer(trainer_cmd(token_dir, out, fast_config, "--max-steps", "100000", "--eval-every", "0"))
     t.wait_for(lambda e: e["type"] == "step" and e["step"] >= 2)
     t.proc.terminate()
     assert t.finish() == 0
     assert t.events[-1]["type"] == "done" and t.events[-1]["reason"] == "stopped"
-    assert any(e["type"] == "checkpoint" for e in t.events)
+    stopped_at = t.events[-1]["step"]
+    assert any(e["type"] == "checkpoint" and e["step"] == stopped_at for e in t.events)
+
+    # Resume from the run folder (its `latest` checkpoint) for two more steps: same log, marked by a hello.
+    more = run_trainer(token_dir, out, fast_config, "--resume", str(out), "--max-steps", str(stopped_at + 2))
+    assert more.returncode == 0, more.stderr[-3000:]
+    log = read_events(out)
+    hellos = [e for e in log if e["type"] == "hello"]
+    assert [h["start_step"] for h in hellos] == [0, stopped_at] and hellos[1]["run_id"] == "term"
+    assert [e["step"] for e in log if e["type"] == "step"][-2:] == [stopped_at + 1, stopped_at + 2]
 
 
 def test_eof_on_stdin_is_not_a_stop(token_dir, fast_config, tmp_path, live_trainer):
