@@ -1,7 +1,9 @@
 // Full-resolution chart data on the host: one x column (step) and named y columns, appended in O(1)
-// per event. The panel gets a downsampled copy, computed only when asked and cached until the data changes.
+// per event. The panel gets a downsampled copy, computed only when asked and cached until the data changes;
+// the min/max buckets behind it are kept up to date incrementally, so a live update of a 100k-step run costs
+// what one of a 1k-step run does.
 import type { ChartData } from "../../common/messages";
-import { downsampleMinMax } from "./downsample";
+import { MinMaxBuckets } from "./downsample";
 
 export class ChartBuffer<Name extends string> {
   readonly x: number[] = [];
@@ -10,6 +12,7 @@ export class ChartBuffer<Name extends string> {
   /** Bumped on every change, so callers can tell whether a chart needs re-sending. */
   version = 0;
   private cache: { version: number; maxPoints: number; data: ChartData } | null = null;
+  private buckets: MinMaxBuckets | null = null;
 
   constructor(readonly names: readonly Name[]) {
     this.cols = names.map(() => []);
@@ -37,6 +40,8 @@ export class ChartBuffer<Name extends string> {
       row = lowerBound(this.x, x);
       if (this.x[row] !== x) this.insertRow(row, x);
     }
+    // A row that is already summarised changes (or moves): the buckets are rebuilt at the next data().
+    if (this.buckets && row < this.buckets.foldedRows) this.buckets.reset();
     for (const [name, value] of Object.entries(values) as Array<[Name, number | null | undefined]>) {
       if (value === undefined) continue;
       const c = this.col.get(name);
@@ -51,13 +56,15 @@ export class ChartBuffer<Name extends string> {
     if (cut >= this.x.length) return;
     this.x.length = cut;
     for (const c of this.cols) c.length = cut;
+    this.buckets?.reset();
     this.version++;
   }
 
   /** The chart as the panel draws it: at most maxPoints rows. */
   data(maxPoints: number): ChartData {
     if (this.cache && this.cache.version === this.version && this.cache.maxPoints === maxPoints) return this.cache.data;
-    const d = downsampleMinMax(this.x, this.cols, maxPoints);
+    if (this.buckets?.maxPoints !== maxPoints) this.buckets = new MinMaxBuckets(maxPoints, this.cols.length);
+    const d = this.buckets.output(this.x, this.cols);
     const series: Record<string, Array<number | null>> = {};
     this.names.forEach((name, i) => (series[name] = d.ys[i]));
     const data: ChartData = { x: d.x, series };
