@@ -251,6 +251,20 @@ class Trainer:
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    def _emit_step(self, loss_sum: torch.Tensor, steps: int, lr: float, elapsed: float) -> None:
+        """One step event for the last `steps` steps: mean loss, time per step averaged over them."""
+        mean_loss = float(loss_sum.item()) / steps  # the one device sync per interval
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
+        elapsed = max(1e-9, elapsed)
+        self.first_loss = mean_loss if self.first_loss is None else self.first_loss
+        self.last_loss = mean_loss
+        self.events.emit(
+            "step", step=self.step, loss=mean_loss, lr=lr, step_time_ms=1000.0 * elapsed / steps,
+            tokens_per_s=self.tokens_per_step * steps / elapsed,
+        )
+        loss_sum.zero_()
+
     def run(self) -> str:
         """Train to max_steps (or until stopped). Returns the done reason."""
         started = time.perf_counter()
@@ -259,7 +273,7 @@ class Trainer:
         self.emit_tiers(self.hima.take_transitions() or [])
         self.emit_memory()
         loss_sum = torch.zeros((), device=self.device)
-        interval_steps, interval_start, excluded = 0, time.perf_counter(), 0.0
+        interval_steps, interval_start, excluded, lr = 0, time.perf_counter(), 0.0, 0.0
         while self.step < cfg.max_steps:
             boundary_start = time.perf_counter()
             self.at_boundary()
@@ -282,18 +296,7 @@ class Trainer:
             interval_steps += 1
 
             if interval_steps >= cfg.log_every or self.step == cfg.max_steps:
-                mean_loss = float(loss_sum.item()) / interval_steps  # the one sync per interval
-                if not math.isfinite(mean_loss):
-                    raise FloatingPointError(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
-                elapsed = max(1e-9, time.perf_counter() - interval_start - excluded)
-                self.first_loss = mean_loss if self.first_loss is None else self.first_loss
-                self.last_loss = mean_loss
-                self.events.emit(
-                    "step", step=self.step, loss=mean_loss, lr=lr,
-                    step_time_ms=1000.0 * elapsed / interval_steps,
-                    tokens_per_s=self.tokens_per_step * interval_steps / elapsed,
-                )
-                loss_sum.zero_()
+                self._emit_step(loss_sum, interval_steps, lr, time.perf_counter() - interval_start - excluded)
                 interval_steps, interval_start, excluded = 0, time.perf_counter(), 0.0
 
             side_start = time.perf_counter()
@@ -316,6 +319,8 @@ class Trainer:
             else:
                 interval_start = time.perf_counter()
 
+        if interval_steps:  # stopped mid-interval: report the steps run since the last step event
+            self._emit_step(loss_sum, interval_steps, lr, time.perf_counter() - interval_start - excluded)
         reason = "stopped" if self.stop_requested else "completed"
         if reason == "completed" and self.step > self.start_step:
             self.evaluate()
