@@ -9,6 +9,12 @@ const DEFAULT_MAX_POINTS = 1000;
 /** Controls kept for the panel's list; older ones are dropped. */
 const MAX_CONTROLS = 50;
 const MAX_ERROR_LINES = 50;
+/**
+ * Tier changes per tensor sent to the panel (the newest ones). Its hover card shows the last 6 and an ellipsis
+ * when there are more; the full history stays here. Without a cap, a long run's history (thousands of entries)
+ * would ride along with every re-tier update.
+ */
+export const HISTORY_SENT_PER_TENSOR = 8;
 const LIVE: ReadonlySet<RunStatus> = new Set(["starting", "running", "paused", "stopping"]);
 
 type ChartName = keyof Charts;
@@ -117,7 +123,7 @@ export class RunModel {
       tierStep: this.tierStep,
       counts: this.counts,
       cutoffs: this.cutoffs,
-      history: this.history.map((h) => h.slice()),
+      history: this.historyTail(),
       charts: this.chartData(),
       controls: this.controls.map((c) => ({ ...c })),
       rankMemory: null,
@@ -136,7 +142,7 @@ export class RunModel {
         states: this.states.map((s) => ({ ...s })),
         counts: this.counts,
         cutoffs: this.cutoffs,
-        history: this.history.map((h) => h.slice()),
+        history: this.historyTail(),
       };
     }
     const versions = this.chartVersions();
@@ -227,6 +233,10 @@ export class RunModel {
     if (!this.run) return; // events before hello carry nothing the panel can place
     Object.assign(this.run, patch);
     this.runDirty = true;
+  }
+
+  private historyTail(): TierHistory[] {
+    return this.history.map((h) => h.slice(-HISTORY_SENT_PER_TENSOR));
   }
 
   private chartData(): Charts {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { copyFileSync } from "node:fs";
 import type { Event, EventOf, TensorInfo, Tier } from "../../protocol/protocol.generated";
-import { RunModel } from "../../src/run/RunModel";
+import { HISTORY_SENT_PER_TENSOR, RunModel } from "../../src/run/RunModel";
 import { readRunEvents } from "../../src/run/RunStore";
 import { REPO_ROOT, tempDir } from "../fixtures/runHelpers";
 
@@ -142,6 +142,31 @@ test("a long run stays bounded: 100k steps keep every point on the host and send
   assert.ok(snap.charts.loss.series.val_loss.some((v) => v === 3.5));
   // Folding is O(1) per event; a generous bound that only an O(n) fold would break.
   assert.ok(applyMs < 3000, `100k events took ${applyMs.toFixed(0)} ms`);
+});
+
+test("a long live run: updates carry a bounded chart and the newest tier changes, ending at the current state", () => {
+  const model = new RunModel({ maxPoints: 200 });
+  model.apply(hello());
+  model.snapshot();
+  const cycle: Tier[][] = [["hot", "warm", "cold"], ["warm", "cold", "hot"], ["cold", "hot", "warm"]];
+  for (let s = 1; s <= 20_000; s++) {
+    model.apply(step(s, s === 12_345 ? 40 : 3 + (s % 7) * 0.01));
+    if (s % 100 === 0) model.apply(tiersEvent(s, cycle[(s / 100) % 3]));
+    if (s % 997 === 0 || s === 20_000) {
+      const u = model.takeUpdate()!;
+      const loss = u.charts!.loss;
+      assert.ok(loss.x.length <= 200, `${loss.x.length} rows`);
+      assert.equal(loss.x.at(-1), s, "the latest step is in the update");
+      if (s >= 12_345) assert.ok(loss.series.loss.includes(40), "the spike stays visible in every later update");
+    }
+  }
+  const u = model.snapshot();
+  assert.deepEqual(u.tiers.map((t) => t.tier), cycle[200 % 3]);
+  for (const [i, h] of u.history.entries()) {
+    assert.equal(h.length, HISTORY_SENT_PER_TENSOR, "200 tier changes, only the newest are sent");
+    assert.deepEqual(h.at(-1), [20_000, cycle[200 % 3][i]], "newest change last");
+    assert.ok(h.every((e, k) => k === 0 || e[0] > h[k - 1][0]), "oldest first");
+  }
 });
 
 test("a resumed segment replaces the points after its start step", () => {

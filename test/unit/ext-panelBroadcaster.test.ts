@@ -132,3 +132,30 @@ test("switching to a replay sends every ready panel the replay's snapshot", asyn
   assert.equal(last.snapshot.live, false);
   b.dispose();
 });
+
+test("throttle: a change after a quiet spell is sent at once; a burst within the interval becomes one update at its end", async () => {
+  const events = await recordedEvents();
+  const model = new RunModel();
+  const interval = 300;
+  const b = new PanelBroadcaster(model, undefined, interval);
+  const panel = new FakePanel();
+  b.add(panel);
+  b.ready(panel); // snapshot: counts as a send
+  await sleep(interval + 20);
+  const t0 = Date.now();
+  model.apply(events[0]);
+  b.scheduleUpdate();
+  while (panel.received.length < 2 && Date.now() - t0 < interval) await sleep(2);
+  assert.deepEqual(panel.kinds(), ["snapshot", "update"], "leading edge: sent without waiting for the interval");
+  assert.ok(Date.now() - t0 < interval / 2, `leading update took ${Date.now() - t0} ms`);
+
+  for (const e of events.slice(1, 6)) {
+    model.apply(e);
+    b.scheduleUpdate();
+  }
+  await sleep(interval / 3);
+  assert.equal(panel.received.length, 2, "within the interval: held back");
+  await sleep(interval);
+  assert.deepEqual(panel.kinds(), ["snapshot", "update", "update"], "trailing edge: the burst as one update");
+  b.dispose();
+});
