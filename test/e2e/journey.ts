@@ -9,7 +9,7 @@ import type { FrameLocator, Page } from "playwright-core";
 import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
 import { readRun, runIds, type RunRecord } from "./runFolder";
-import { assert, StepRunner, waitUntil } from "./steps";
+import { assert, GiveUp, StepRunner, waitUntil } from "./steps";
 import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
 
 const TIERS = ["hot", "warm", "cold"] as const;
@@ -101,21 +101,38 @@ async function main(): Promise<number> {
     const panel = sideBarWebview(page);
 
     await steps.step("the HiMA side panel shows the tier map with one cell per tensor", async () => {
+      let seen = "nothing yet";
       const t = await waitUntil(`${nTensors} tier-map cells, each with a tier`, async () => {
         const t = await panelTiers(panel);
+        seen = `${t.cells.length} cells, ${t.cells.filter((c) => c.tier).length} with a tier`;
         return t.cells.length === nTensors && t.cells.every((c) => c.tier) ? t : undefined;
-      }, 60_000);
+      }, 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}; the panel shows ${seen} (the trainer announced ${nTensors} tensors)`);
+      });
       const names = new Set(run!.hello!.tensors.map((x) => x.name));
       const unknown = t.cells.filter((c) => !names.has(c.name));
       assert(unknown.length === 0, `cells for tensors the trainer never announced: ${unknown.map((c) => c.name).join(", ")}`);
     });
 
     await steps.step("all three tiers (hot, warm, cold) appear on the tier map during the run", async () => {
+      let seen = "";
+      let trainerHadAllTiersAt = 0;
       await waitUntil("a tier map with hot, warm and cold cells", async () => {
         const t = await panelTiers(panel);
         const present = new Set(t.cells.map((c) => c.tier));
-        return TIERS.every((x) => present.has(x)) ? true : undefined;
-      }, 180_000, 500);
+        seen = TIERS.map((x) => `${x} ${t.cells.filter((c) => c.tier === x).length}`).join(", ");
+        if (TIERS.every((x) => present.has(x))) return true;
+        // Once the trainer has logged all three tiers, the panel gets 30 s to show them, not the full timeout.
+        const logged = readRun(runsDir, runId).tiers.some((e) => TIERS.every((x) => e.counts[x].tensors > 0));
+        if (logged && !trainerHadAllTiersAt) trainerHadAllTiersAt = Date.now();
+        if (trainerHadAllTiersAt && Date.now() - trainerHadAllTiersAt > 30_000) throw new GiveUp("the trainer re-tiered into all three tiers over 30 s ago");
+        return undefined;
+      }, 180_000, 500).catch((err: Error) => {
+        const r = readRun(runsDir, runId);
+        const last = r.tiers.at(-1);
+        const trainer = last ? TIERS.map((x) => `${x} ${last.counts[x].tensors}`).join(", ") : "no tiers event";
+        throw new Error(`${err.message}; the panel shows ${seen}; the trainer's last tiers event (step ${last?.step ?? "-"}): ${trainer}`);
+      });
       await shot("e2e-02-tier-map-live");
     });
 

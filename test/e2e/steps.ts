@@ -88,6 +88,9 @@ export function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
 }
 
+/** Thrown by a waitUntil probe that knows waiting longer cannot help: the wait fails at once. */
+export class GiveUp extends Error {}
+
 /** Polls `probe` until it returns a value (not undefined) or the time is up; the error says what was awaited. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -97,6 +100,7 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${err.message}`);
       lastError = err;
     }
     if (Date.now() > deadline) {
