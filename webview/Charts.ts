@@ -1,4 +1,6 @@
-// The panel's uPlot charts: loss (raw, EMA, validation points; log-y toggle), tokens/s, memory, tier counts.
+// The panel's uPlot charts: loss (raw, EMA, validation points; log-y toggle), tokens/s, memory, optimizer state,
+// tier counts. Optimizer state has its own chart (and y axis): on a CPU run the process RSS is gigabytes while
+// the state is megabytes, and on one axis the Hot/Warm/Cold split and the evicted bytes would be flat lines.
 // The host sends downsampled series; the EMA is computed here so the smoothing slider needs no round trip.
 // Charts are rebuilt only on theme change, log-y toggle or a change in which series have data; otherwise setData.
 import uPlot from "uplot";
@@ -43,6 +45,8 @@ class Chart {
 
   constructor(
     readonly name: string,
+    /** Which chart of the host's data it draws (two panel charts can draw columns of the same one). */
+    readonly source: keyof ChartsData,
     title: string,
     private readonly specs: SeriesSpec[],
     private readonly yFormat: (v: number) => string,
@@ -53,6 +57,7 @@ class Chart {
     this.element.className = "chart";
     this.element.dataset.chart = name;
     this.element.dataset.points = "0";
+    this.element.dataset.series = "";
     const h = document.createElement("h3");
     h.textContent = title;
     this.element.append(h, this.plotHost);
@@ -89,6 +94,7 @@ class Chart {
     const keys = this.specs.filter((s) => d.series[s.key]?.some((v) => v !== null)).map((s) => s.key);
     if (keys.join() !== this.shownKeys || !this.plot) {
       this.shownKeys = keys.join();
+      this.element.dataset.series = this.shownKeys;
       this.rebuild();
       return;
     }
@@ -157,6 +163,7 @@ export class Charts {
     const s = (i: number) => (t: Theme) => t.series[i];
     const loss = new Chart(
       "loss",
+      "loss",
       "Loss",
       [
         { key: "loss", label: "loss", color: (t) => t.muted },
@@ -169,24 +176,35 @@ export class Charts {
     );
     loss.addControl(this.smoothingControl(() => loss.render()));
     loss.addControl(this.logToggle((on) => loss.setLogY(on)));
-    const throughput = new Chart("throughput", "Tokens / s", [{ key: "tokens_per_s", label: "tokens/s", color: s(2) }], formatCount, theme);
+    const throughput = new Chart("throughput", "throughput", "Tokens / s", [{ key: "tokens_per_s", label: "tokens/s", color: s(2) }], formatCount, theme);
     const memory = new Chart(
+      "memory",
       "memory",
       "Memory",
       [
         { key: "allocated", label: "allocated", color: s(0) },
         { key: "peak", label: "peak", color: s(4), dash: [4, 3] },
         { key: "rss", label: "rss", color: s(6) },
-        { key: "state_total", label: "opt. state", color: s(3) },
-        { key: "state_hot", label: "state hot", color: (t) => t.tier.hot },
-        { key: "state_warm", label: "state warm", color: (t) => t.tier.warm },
-        { key: "state_cold", label: "state cold", color: (t) => t.tier.cold },
+      ],
+      formatBytes,
+      theme,
+    );
+    const optimizerState = new Chart(
+      "optimizerState",
+      "memory",
+      "Optimizer state",
+      [
+        { key: "state_total", label: "total", color: s(3) },
+        { key: "state_hot", label: "hot", color: (t) => t.tier.hot },
+        { key: "state_warm", label: "warm", color: (t) => t.tier.warm },
+        { key: "state_cold", label: "cold", color: (t) => t.tier.cold },
         { key: "evicted", label: "evicted", color: s(7), dash: [2, 2] },
       ],
       formatBytes,
       theme,
     );
     const tierCounts = new Chart(
+      "tierCounts",
       "tierCounts",
       "Tensors per tier",
       [
@@ -197,13 +215,13 @@ export class Charts {
       (v) => String(Math.round(v)),
       theme,
     );
-    this.charts = [loss, throughput, memory, tierCounts];
+    this.charts = [loss, throughput, memory, optimizerState, tierCounts];
     this.element.append(...this.charts.map((c) => c.element));
     new ResizeObserver(() => this.charts.forEach((c) => c.resize())).observe(this.element);
   }
 
   setData(data: ChartsData): void {
-    for (const chart of this.charts) chart.setData(data[chart.name as keyof ChartsData]);
+    for (const chart of this.charts) chart.setData(data[chart.source]);
   }
 
   setTheme(theme: Theme): void {

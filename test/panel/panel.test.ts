@@ -106,9 +106,19 @@ describe("tier panel (headless Chromium)", () => {
 
   it("plots every chart", async () => {
     const points = await panel.page.$$eval(".chart", (els) => els.map((e) => [(e as HTMLElement).dataset.chart, Number((e as HTMLElement).dataset.points)]));
-    assert.deepEqual(points.map((p) => p[0]), ["loss", "throughput", "memory", "tierCounts"]);
+    assert.deepEqual(points.map((p) => p[0]), ["loss", "throughput", "memory", "optimizerState", "tierCounts"]);
     for (const [name, n] of points) assert.ok((n as number) > 0, `${name} chart has points`);
-    assert.equal(await panel.page.locator(".chart canvas").count(), 4);
+    assert.equal(await panel.page.locator(".chart canvas").count(), 5);
+  });
+
+  it("draws optimizer state on its own chart, so its tier split is not flattened by the process's memory", async () => {
+    const series = Object.fromEntries(await panel.page.$$eval(".chart", (els) => els.map((e) => [(e as HTMLElement).dataset.chart, (e as HTMLElement).dataset.series!.split(",")])));
+    const mem = model.snapshot().charts.memory.series;
+    const max = (k: string) => Math.max(...mem[k].filter((v): v is number => v !== null));
+    assert.ok(max("rss") > 20 * max("state_total"), "the recording is a CPU run whose RSS dwarfs the optimizer state");
+    assert.deepEqual(series.memory.filter((k: string) => k.startsWith("state_") || k === "evicted"), [], "no optimizer-state line on the memory axis");
+    assert.ok(series.memory.includes("rss"));
+    for (const k of ["state_total", "state_hot", "state_warm", "evicted"]) assert.ok(series.optimizerState.includes(k), `${k} on the optimizer-state chart`);
   });
 
   it("shows a tensor's details on hover, as text", async () => {
