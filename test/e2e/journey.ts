@@ -10,7 +10,7 @@ import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { assert, GiveUp, StepRunner, waitUntil } from "./steps";
-import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
+import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
 
 const TIERS = ["hot", "warm", "cold"] as const;
 const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
@@ -109,6 +109,7 @@ async function main(): Promise<number> {
       }, 60_000).catch((err: Error) => {
         throw new Error(`${err.message}; the panel shows ${seen} (the trainer announced ${nTensors} tensors)`);
       });
+      await widenSideBar(page, 720).catch((err) => console.log(`  (could not widen the side bar: ${err.message})`));
       const names = new Set(run!.hello!.tensors.map((x) => x.name));
       const unknown = t.cells.filter((c) => !names.has(c.name));
       assert(unknown.length === 0, `cells for tensors the trainer never announced: ${unknown.map((c) => c.name).join(", ")}`);

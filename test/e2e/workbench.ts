@@ -103,3 +103,14 @@ export function sideBarWebview(page: Page): FrameLocator {
 export function editorWebview(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready:not([src*="purpose=webviewView"])').frameLocator("#active-frame");
 }
+
+/** Drags the side bar's edge so the panel has room (the screenshots show the tier map and charts readably). */
+export async function widenSideBar(page: Page, width: number): Promise<void> {
+  const box = await page.locator(".part.sidebar").boundingBox();
+  if (!box) throw new Error("the side bar is not visible");
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width - 1, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, y, { steps: 8 });
+  await page.mouse.up();
+}
