@@ -84,6 +84,8 @@ class Trainer:
         self.autocast = (
             torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
         )
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size or MODEL_PRESETS[cfg.preset]["block_size"], cfg.seed, cfg.data_order)
         self.model_config = gpt_config(cfg.preset, self.batches.meta.vocab_size, self.batches.block_size)
