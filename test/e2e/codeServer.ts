@@ -50,19 +50,24 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
 
 const running = new Set<ChildProcess>();
 
+/** Signals the server's whole process group: the server may be gone while its extension host or a trainer lives. */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
-    /* already gone */
+    /* the group is empty */
   }
 }
+
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 // Last line of defence: whatever way this process ends, no code-server (or trainer under it) outlives it.
 process.on("exit", () => {
   for (const child of running) killGroup(child, "SIGKILL");
 });
+// A signal would end Node without "exit" handlers; turn it into an exit so the handler above runs.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1)));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -152,21 +157,14 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
   });
 
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      running.delete(child);
-      return;
+    if (!hasExited(child)) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      killGroup(child, "SIGTERM");
+      const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      killGroup(child, "SIGKILL");
+      if (!graceful) await exited;
     }
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    killGroup(child, "SIGTERM");
-    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 5000))]);
-    // The group may still hold the extension host or a trainer even after the server itself exited.
-    killGroup(child, "SIGKILL");
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      /* group empty */
-    }
-    if (timedOut) await exited;
+    killGroup(child, "SIGKILL"); // whatever of the group outlived the server
     running.delete(child);
   };
 
