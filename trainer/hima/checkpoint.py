@@ -40,7 +40,8 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: str, write) -> None:
+def atomic_write(path: str, write) -> None:
+    """Write a file so that readers (and a crash) see either the old content or the whole new one."""
     folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
@@ -80,12 +81,33 @@ def save_checkpoint(run_dir: str, step: int, payload: dict[str, Any], keep: int)
     name = f"ckpt-{step:08d}.pt"
     path = os.path.join(folder, name)
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, **payload}
-    _atomic_write(path, lambda f: torch.save(data, f))
-    _atomic_write(os.path.join(folder, "latest"), lambda f: f.write((name + "\n").encode()))
+    _remove_temp_files(folder)
+    atomic_write(path, lambda f: torch.save(data, f))
+    atomic_write(os.path.join(folder, "latest"), lambda f: f.write((name + "\n").encode()))
     for old in sorted(n for n in os.listdir(folder) if _NAME.match(n))[:-keep]:
         if old != name:
             os.unlink(os.path.join(folder, old))
     return path
+
+
+def _remove_temp_files(folder: str) -> None:
+    """Temporary files a killed trainer left mid-save: never referenced, only taking disk space."""
+    for name in os.listdir(folder):
+        if name.startswith(".tmp-"):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _others(path: str) -> str:
+    """The other checkpoints next to `path`, as a hint for --resume when this one is refused."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        names = sorted((n for n in os.listdir(folder) if _NAME.match(n) and n != os.path.basename(path)), reverse=True)
+    except OSError:
+        return ""
+    return f" (other checkpoints there: {', '.join(names)})" if names else ""
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -107,7 +129,7 @@ def resolve_checkpoint(path: str) -> str:
         raise CheckpointError(f"{pointer} is corrupt: it names {name!r}, not a checkpoint file")
     target = os.path.join(folder, name)
     if not os.path.isfile(target):
-        raise CheckpointError(f"{pointer} names {name}, which does not exist")
+        raise CheckpointError(f"{pointer} names {name}, which does not exist{_others(target)}")
     return target
 
 
@@ -119,7 +141,7 @@ def load_checkpoint(path: str) -> dict:
         # checkpoints this trainer wrote; the run folder is the user's own.
         data = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many kinds (pickle, zip, EOF) for a damaged file
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {type(e).__name__}: {e}") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {type(e).__name__}: {e}{_others(path)}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a HiMA checkpoint")
     if data.get("format_version") != FORMAT_VERSION:

@@ -8,19 +8,23 @@ the event stream. Exit codes: 0 after `done`, 2 for bad input (flags, config, da
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+import time
 from typing import IO
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint
 from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_config
-from .control import ControlReader
+from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
 from .model import MODEL_PRESETS
 
 log = logging.getLogger("hima")
+TRAINER_INFO = "trainer.json"
+LOCK_FILE = "trainer.lock"
 
 # flag dest -> TrainConfig field, for flags that map one to one.
 _FLAG_FIELDS = (
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile each transformer block")
     train.add_argument("--resume", help="checkpoint file, checkpoints/ folder or run folder to continue from")
     train.add_argument("--quiet-stdout", action="store_true", help="write events only to <out>/events.jsonl")
+    train.add_argument("--control-socket", help="also read control lines from a Unix socket at this path (e.g. <out>/control.sock)")
     return parser
 
 
@@ -61,13 +66,43 @@ def _flag_values(args: argparse.Namespace) -> dict:
     return values
 
 
-def _take_stdout_for_events() -> IO[str]:
-    """A private handle on the real stdout for events; fd 1 and sys.stdout then go to stderr."""
+def _take_stdout_for_events() -> IO[str] | None:
+    """A private handle on the real stdout for events; fd 1 and sys.stdout then go to stderr.
+    None when the trainer was started without a stdout (a detached launch may close it)."""
     sys.stdout.flush()
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    try:
+        events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    except OSError:
+        return None
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     return events
+
+
+def _lock_run_folder(out: str) -> int:
+    """One trainer per run folder: two writing the same events.jsonl would interleave two runs.
+    The lock is held by an open descriptor, so the kernel releases it when the process dies (even SIGKILL)."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        import fcntl
+    except ImportError:
+        return fd  # Windows: no advisory locks here; the extension starts one trainer per run
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(f"run folder {out} is in use by another trainer (see {os.path.join(out, TRAINER_INFO)})") from None
+    return fd
+
+
+def write_trainer_info(out: str, run_id: str, control_socket: str | None, argv: list[str]) -> str:
+    """<out>/trainer.json: how a window that did not start this trainer finds it (pid for SIGTERM, socket)."""
+    path = os.path.join(out, TRAINER_INFO)
+    info = {"pid": os.getpid(), "started": int(time.time()), "run_id": run_id, "control_socket": control_socket, "argv": argv}
+    atomic_write(path, lambda f: f.write((json.dumps(info) + "\n").encode()))
+    return path
 
 
 def _default_run_id(out: str) -> str:
@@ -82,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
-    event_stream = _take_stdout_for_events()
+    command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
+    stdout_events = _take_stdout_for_events()
+    event_stream = None if args.quiet_stdout else stdout_events
     events: EventWriter | None = None
+    channel: ControlSocket | None = None
     try:
         file_values = load_config_file(args.config) if args.config else {}
         resume = None
@@ -97,16 +135,32 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
-        events = EventWriter(cfg.out, None if args.quiet_stdout else event_stream)
-        from .train import Trainer, install_stop_signals  # imports torch + the engine: after arg checks
+        run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
+        events = EventWriter(cfg.out, event_stream)
+        controls = ControlReader(sys.stdin.fileno())
+        if args.control_socket:
+            channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
+        write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
+        from .train import Trainer  # imports torch + the engine: after arg checks
 
-        trainer = Trainer(cfg, events, ControlReader(sys.stdin.fileno()), resume)
+        trainer = Trainer(cfg, events, controls, resume)
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
+        if channel is not None:
+            channel.close()
         log.error("%s", e)
         if events is None:
-            events = EventWriter(None, None if args.quiet_stdout else event_stream)
+            events = EventWriter(None, event_stream)
         events.emit("error", message=str(e), fatal=True, rank=None)
         return 2
+    try:
+        return _train(trainer, events, cfg)
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+def _train(trainer, events: EventWriter, cfg) -> int:
+    from .train import install_stop_signals
 
     install_stop_signals(trainer)
     log.info("run %s: %s, method %s, %d steps from step %d, device %s -> %s",

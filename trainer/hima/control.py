@@ -1,5 +1,6 @@
-"""Control lines on stdin: a reader thread queues raw lines; the training loop drains the queue at each
-step boundary and parses every line here. Each line ends as exactly one `ack` or `rejected` event.
+"""Control lines on stdin (and on a Unix socket, ControlSocket): reader threads queue raw lines; the
+training loop drains the queue at each step boundary and parses every line here. Each line ends as
+exactly one `ack` or `rejected` event.
 
 A bad line never stops training: anything unreadable becomes a ControlRejected with a reason a user
 can act on. EOF on stdin means "no more controls", not "stop".
@@ -9,12 +10,18 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
+import stat
+import struct
+import sys
+import tempfile
 import threading
 from typing import Any
 
 from .protocol import SchemaError, control_types, definition, validate
 
 MAX_LINE_BYTES = 64 * 1024
+MAX_QUEUED_LINES = 4096  # lines waiting for the next step boundary, over all channels
 TOO_LONG = object()  # queued in place of a line longer than MAX_LINE_BYTES (its bytes are discarded)
 TIER_CONTROLS = ("set_cutoffs", "pin", "unpin")
 
@@ -26,46 +33,66 @@ class ControlRejected(Exception):
         self.reason = reason
 
 
+class LineSplitter:
+    """Bytes in, queued lines out: one queue item per non-blank line, an over-long line becomes one
+    TOO_LONG marker and its bytes are dropped as they stream in (memory stays bounded)."""
+
+    def __init__(self, lines: queue.Queue):
+        self._lines = lines
+        self._pending = b""
+        self._discarding = False  # inside a line that already went over the limit
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        while True:
+            newline = self._pending.find(b"\n")
+            if newline < 0:
+                if len(self._pending) > MAX_LINE_BYTES:
+                    if not self._discarding:
+                        self._lines.put(TOO_LONG)
+                    self._discarding, self._pending = True, b""
+                return
+            line, self._pending = self._pending[:newline], self._pending[newline + 1:]
+            if self._discarding:
+                self._discarding = False  # the end of the over-long line
+            elif len(line) > MAX_LINE_BYTES:
+                self._lines.put(TOO_LONG)
+            elif line.strip():
+                self._lines.put(line)
+
+    def finish(self) -> None:
+        """End of input: a last line without its newline still counts."""
+        if self._pending.strip() and not self._discarding:
+            self._lines.put(self._pending)
+        self._pending, self._discarding = b"", False
+
+
 class ControlReader:
     """Reads lines from a file descriptor on a daemon thread into a queue (bounded line length).
+
+    The queue is bounded too: a client that floods controls faster than steps run is slowed down
+    (its writes block), the trainer's memory is not. Other channels (ControlSocket) feed the same queue.
 
     Raw os.read() on the descriptor, not sys.stdin: a daemon thread blocked inside a buffered reader
     holds its lock, and the interpreter then aborts at exit ("could not acquire lock ... at shutdown").
     """
 
     def __init__(self, fd: int):
-        self.lines: queue.Queue = queue.Queue()
+        self.lines: queue.Queue = queue.Queue(maxsize=MAX_QUEUED_LINES)
         self._fd = fd
         self.eof = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hima-control-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        pending = b""
-        discarding = False  # inside a line that already went over the limit
+        splitter = LineSplitter(self.lines)
         try:
             while True:
                 chunk = os.read(self._fd, 65536)
                 if not chunk:
                     break
-                pending += chunk
-                while True:
-                    newline = pending.find(b"\n")
-                    if newline < 0:
-                        if len(pending) > MAX_LINE_BYTES:
-                            if not discarding:
-                                self.lines.put(TOO_LONG)
-                            discarding, pending = True, b""
-                        break
-                    line, pending = pending[:newline], pending[newline + 1:]
-                    if discarding:
-                        discarding = False  # the end of the over-long line
-                    elif len(line) > MAX_LINE_BYTES:
-                        self.lines.put(TOO_LONG)
-                    elif line.strip():
-                        self.lines.put(line)
-            if pending.strip() and not discarding:
-                self.lines.put(pending)  # a last line without its newline still counts
+                splitter.feed(chunk)
+            splitter.finish()
         except OSError:
             pass  # stdin closed under us: same as EOF
         finally:
@@ -86,6 +113,153 @@ class ControlReader:
             return self.lines.get(timeout=timeout)
         except queue.Empty:
             return None
+
+
+class ControlChannelError(ValueError):
+    """The control socket cannot be set up (path taken, unusable); the CLI exits with code 2."""
+
+
+# sun_path holds 108 bytes on Linux, 104 on macOS/BSD, each with a terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107 if sys.platform.startswith("linux") else 103
+MAX_SOCKET_CONNECTIONS = 16
+SOCKET_PATH_FILE = "control.path"  # in the run folder, when the socket lives elsewhere (path too long)
+
+
+class ControlSocket:
+    """A Unix stream socket that accepts control lines, into the same queue as stdin.
+
+    Only the user can connect: the socket file is created 0600 (and on Linux a peer with another uid
+    is dropped). Several clients may be connected at once (up to MAX_SOCKET_CONNECTIONS); each one's
+    lines are split like stdin's. Nothing is written back: acks and rejections go to the event stream.
+
+    If `requested` is too long for AF_UNIX, the socket is made in a private short folder instead
+    ($XDG_RUNTIME_DIR or the temp dir) and its path is written to <run_dir>/control.path; `path` is
+    where it actually listens (trainer.json records it).
+    """
+
+    def __init__(self, requested: str, lines: queue.Queue, run_dir: str):
+        self._lines = lines
+        self._private_dir: str | None = None
+        self._path_file: str | None = None
+        self.path = os.path.abspath(requested)
+        if len(os.fsencode(self.path)) > MAX_SOCKET_PATH_BYTES:
+            self._private_dir = tempfile.mkdtemp(prefix="hima-", dir=os.environ.get("XDG_RUNTIME_DIR") or None)
+            self.path = os.path.join(self._private_dir, "control.sock")
+            if len(os.fsencode(self.path)) > MAX_SOCKET_PATH_BYTES:
+                os.rmdir(self._private_dir)
+                raise ControlChannelError(f"control socket path {requested} is too long for a Unix socket, and so is {self.path}")
+        self._remove_stale(self.path)
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # the socket file is born 0600: no window where others may connect
+        try:
+            self._server.bind(self.path)
+        except OSError as e:
+            self._server.close()
+            raise ControlChannelError(f"cannot create control socket {self.path}: {e}") from None
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino
+        self._server.listen(4)
+        self._server.settimeout(0.5)  # the accept loop checks for close() twice a second
+        if self._private_dir is not None:
+            from .checkpoint import atomic_write  # a reader never sees half a path
+            self._path_file = os.path.join(run_dir, SOCKET_PATH_FILE)
+            atomic_write(self._path_file, lambda f: f.write((self.path + "\n").encode()))
+        self._closed = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._guard = threading.Lock()
+        threading.Thread(target=self._accept_loop, name="hima-control-socket", daemon=True).start()
+
+    @staticmethod
+    def _remove_stale(path: str) -> None:
+        """A socket file left by a killed trainer is removed; a live one or any other file is not."""
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise ControlChannelError(f"{path} exists and is not a socket; not replacing it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass  # nobody listens: stale
+        except OSError as e:
+            raise ControlChannelError(f"cannot check the existing control socket {path}: {e}") from None
+        else:
+            raise ControlChannelError(f"another process is listening on {path} (is a trainer still running for this run?)")
+        finally:
+            probe.close()
+        os.unlink(path)
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return  # closed
+            conn.settimeout(None)
+            with self._guard:
+                crowded = len(self._connections) >= MAX_SOCKET_CONNECTIONS
+                if not crowded and _same_user(conn):
+                    self._connections.add(conn)
+                    threading.Thread(target=self._read, args=(conn,), name="hima-control-conn", daemon=True).start()
+                    continue
+            conn.close()
+
+    def _read(self, conn: socket.socket) -> None:
+        splitter = LineSplitter(self._lines)
+        try:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                splitter.feed(chunk)
+            splitter.finish()
+        except OSError:
+            pass  # reset by the peer, or closed by close()
+        finally:
+            with self._guard:
+                self._connections.discard(conn)
+            conn.close()
+
+    def close(self) -> None:
+        """Stop listening, drop the connections, remove the socket file (only if it is still ours)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._server.close()
+        with self._guard:
+            for conn in list(self._connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        try:
+            if os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
+        for leftover in (self._path_file, self._private_dir):
+            if leftover is not None:
+                try:
+                    (os.rmdir if leftover == self._private_dir else os.unlink)(leftover)
+                except OSError:
+                    pass
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Linux: the peer's uid must be ours (the 0600 mode already ensures it; this does not rely on it)."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    try:
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    except OSError:
+        return False
+    return uid == os.getuid()
 
 
 def _refuse_constant(name: str) -> Any:
