@@ -63,7 +63,9 @@ stage "build (npm run build + e2e bundles)" sh -c 'npm run --silent build && nod
 [ -f dist/extension.js ] || fail_early "dist/extension.js was not built"
 
 VSIX="$WORK/hima.vsix"
-stage "package .vsix" npx --no-install vsce package --no-dependencies --allow-missing-repository --skip-license -o "$VSIX" \
+# --no-rewrite-relative-links: without a repository URL vsce refuses README's relative links; a locally
+# installed .vsix does not need them rewritten.
+stage "package .vsix" npx --no-install vsce package --no-dependencies --allow-missing-repository --skip-license --no-rewrite-relative-links -o "$VSIX" \
   >"$RESULTS/vsce.log" 2>&1 || { cat "$RESULTS/vsce.log"; fail_early "packaging the .vsix failed"; }
 
 # The interpreter the README's setup creates, else python3 (either must have torch and hima).
