@@ -32,7 +32,7 @@ from .compile import refuse_whole_model_compile
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
-from .tiering import TIERS, Tier, assign_tiers, random_cold_indices, validate_cutoffs, validate_tier
+from .tiering import TIERS, Tier, assign_tiers, probe_selection, random_cold_indices, validate_cutoffs, validate_tier
 
 __all__ = ["HiMA", "HiMAConfig", "METHODS"]
 
@@ -46,8 +46,9 @@ class HiMA(EngineStateMixin):
     Score: per tensor, the RMS of its gradient, ``||g||_2 / sqrt(numel)`` (so tensors of different sizes
     are comparable), smoothed by an EMA in steps: a new observation ``x`` at step t gives
     ``score = w * score + (1 - w) * x`` with ``w = score_beta ** (t - t_last_observed)`` (the first
-    observation sets the score). Hot tensors are observed every step, Warm ones on their update and probe
-    steps, Cold ones on probe steps, so a stale score fades at the same rate a fresh one would move.
+    observation sets the score). Hot tensors are observed every step, Warm ones on their update steps, Cold
+    ones when a probe step picks them (round-robin, a bounded share per probe), so a stale score fades at the
+    same rate a fresh one would move.
     Scores stay on the device: no host synchronisation per step; re-tiering (every R steps) syncs once.
     """
 
@@ -74,11 +75,13 @@ class HiMA(EngineStateMixin):
         self._step = 0
         self._scored_tiering = False  # becomes True at the first re-tier that ranks by score
         self._prepared_step = -1  # step whose gradients have been scored and filtered
+        self._applied_norms: torch.Tensor | None = None  # norms of the gradients applied this step (for clipping)
+        self._probe_after = -1  # round-robin cursor: the last Cold index probed
         self._transitions: list[tuple[str, Tier, Tier]] | None = None
         self._updated_last_step = 0
         self._pins: dict[str, Tier] = _policy_pins(model, self._name_of, config) if self._uses_tiering else {}
         self._tiers: list[Tier] = ["hot"] * len(self._params)
-        self._flags: tuple[bool, bool] | None = None  # (warm, cold) requires_grad currently set
+        self._flags: tuple[bool, tuple[int, ...]] | None = None  # (Warm on, probed Cold indices) currently set
         if config.method == "random-static":
             frozen = random_cold_indices(self._numels, config.random_cold_fraction, config.seed)
             self._apply_tiers(["cold" if i in frozen else "hot" for i in range(len(self._params))])
@@ -95,13 +98,21 @@ class HiMA(EngineStateMixin):
         gradients of Cold tensors (never applied) and scale the scores.
         """
         self._prepare_gradients()
-        applied = [p for p in self._params if p.grad is not None]
-        return torch.nn.utils.clip_grad_norm_(applied, max_norm)
+        applied = [p.grad for p in self._params if p.grad is not None]
+        if self._multi_device or self._applied_norms is None:
+            return torch.nn.utils.clip_grad_norm_([p for p in self._params if p.grad is not None], max_norm)
+        # The per-tensor norms were computed once for the scores: the clip reuses them (one pass over the
+        # gradients per step, not two). Same rule as torch.nn.utils.clip_grad_norm_.
+        total = torch.linalg.vector_norm(self._applied_norms)
+        torch._foreach_mul_(applied, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return total
 
     def step(self) -> None:
         """Apply the optimizer to Hot tensors (and Warm ones on their k-th step, with lr * s), then re-tier
         when due and set ``requires_grad`` for the next step. Call after ``loss.backward()``."""
         self._prepare_gradients()
+        if self._flags is not None and self._flags[1]:
+            self._probe_after = self._flags[1][-1]  # the next probe continues after the last tensor probed
         warm_due = self._warm_due(self._step)
         warm = [p for p in self._warm_params if p.grad is not None] if warm_due else []
         scale = self.config.warm_lr_scale
@@ -151,28 +162,36 @@ class HiMA(EngineStateMixin):
         if self._prepared_step == self._step:
             return
         self._prepared_step = self._step
+        self._applied_norms = None
         indices = [i for i, p in enumerate(self._params) if p.grad is not None]
-        if indices:
-            self._update_scores(indices)
-        if self.config.method == "full":
+        if not indices:
             return
+        norms = self._update_scores(indices)
         warm_due = self._warm_due(self._step)
-        for i in indices:
+        applied = []
+        for position, i in enumerate(indices):
             tier = self._tiers[i]
-            if tier == "cold" or (tier == "warm" and not warm_due):
+            if self.config.method != "full" and (tier == "cold" or (tier == "warm" and not warm_due)):
                 self._params[i].grad = None
+            else:
+                applied.append(position)
+        if applied:
+            self._applied_norms = norms if len(applied) == len(indices) else norms[self._index_tensor(applied)]
 
-    def _update_scores(self, indices: list[int]) -> None:
+    def _update_scores(self, indices: list[int]) -> torch.Tensor:
+        """Update the scores of ``indices`` from their gradients; return the gradients' L2 norms (stacked)."""
         grads = [self._params[i].grad for i in indices]
         norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
         if self._multi_device:
             norms = [n.to(self._device) for n in norms]
+        stacked = torch.stack(norms)
         where = self._index_tensor(indices)
         # A non-finite gradient must not poison the EMA forever (0 * inf = nan): clamp it to a large finite score.
-        rms = torch.nan_to_num(torch.stack(norms) * self._inv_sqrt_numel[where], nan=0.0, posinf=1e30)
+        rms = torch.nan_to_num(stacked * self._inv_sqrt_numel[where], nan=0.0, posinf=1e30)
         weight = torch.pow(self.config.score_beta, self._step - self._last_seen[where])
         self._scores.index_copy_(0, where, weight * self._scores[where] + (1.0 - weight) * rms)
         self._last_seen.index_fill_(0, where, float(self._step))
+        return stacked
 
     def _index_tensor(self, indices: list[int]) -> torch.Tensor:
         # A new index tensor is a host->device copy; the few gradient patterns of a run are cached.
@@ -195,26 +214,49 @@ class HiMA(EngineStateMixin):
 
     def _probe_due(self, step: int) -> bool:
         every = self.config.probe_every
-        return self._uses_tiering and every > 0 and (step + 1) % every == 0
+        if not (self._uses_tiering and every > 0 and self._cold_params):
+            return False
+        if self._warm_params and self.config.warm_every > 1:
+            # A Warm update step already computes the Warm gradients: a probe on it would stack both on the
+            # step's memory peak, so the probe moves one step earlier.
+            if self._warm_due(step):
+                return False
+            return (step + 1) % every == 0 or ((step + 2) % every == 0 and self._warm_due(step + 1))
+        return (step + 1) % every == 0
+
+    def _probe_indices(self) -> tuple[int, ...]:
+        """The Cold tensors probed on this step: round-robin, about ``probe_fraction`` of the elements."""
+        if not self._probe_due(self._step):
+            return ()
+        c = self.config
+        cold = [i for i, tier in enumerate(self._tiers) if tier == "cold"]
+        if c.probe_fraction is not None:
+            budget = c.probe_fraction * sum(self._numels)
+        else:
+            probes_per_window = max(1, c.retier_every // c.probe_every)
+            budget = sum(self._numels[i] for i in cold) / probes_per_window
+        return tuple(probe_selection(cold, self._numels, budget, self._probe_after))
 
     def _retier_due(self, steps_done: int) -> bool:
         c = self.config
         return self._uses_tiering and steps_done >= c.first_retier and (steps_done - c.first_retier) % c.retier_every == 0
 
     def _set_requires_grad(self, force: bool = False) -> None:
-        """Flags for the step about to run: Hot on; Warm on its update/probe steps; Cold on probe steps."""
+        """Flags for the step about to run: Hot on; Warm on its update steps; the probed Cold tensors on."""
         if self.config.method == "full":
             return
-        probe = self._probe_due(self._step)
-        warm_on = probe or not self.config.warm_skip_backward or self._warm_due(self._step)
-        flags = (warm_on, probe)
+        probed = self._probe_indices()
+        warm_on = not self.config.warm_skip_backward or self._warm_due(self._step)
+        flags = (warm_on, probed)
         if force or flags != self._flags:
             # model.compile() may have been called after construction: refuse before flags change under it.
             refuse_whole_model_compile(self._model, self.config.method)
             for p in self._warm_params:
                 p.requires_grad_(warm_on)
-            for p in self._cold_params:
-                p.requires_grad_(probe)
+            on = set(probed)
+            for i, tier in enumerate(self._tiers):
+                if tier == "cold":
+                    self._params[i].requires_grad_(i in on)
         if force:
             for p in self._hot_params:
                 p.requires_grad_(True)
@@ -389,14 +431,15 @@ def _policy_pins(model: nn.Module, name_of: dict[int, str], config: HiMAConfig) 
     pins: dict[str, Tier] = {}
     for module in model.modules():
         if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
-            tier = config.pin_embeddings
+            tier, params = config.pin_embeddings, list(module.parameters(recurse=False))
         elif "Norm" in type(module).__name__:
-            tier = config.pin_norms
+            tier, params = config.pin_norms, list(module.parameters(recurse=False))
         else:
-            continue
+            bias = getattr(module, "bias", None)
+            tier, params = config.pin_biases, [bias] if isinstance(bias, nn.Parameter) and bias.dim() == 1 else []
         if tier is None:
             continue
-        for p in module.parameters(recurse=False):
+        for p in params:
             if id(p) in name_of:
                 pins[name_of[id(p)]] = tier
     return pins

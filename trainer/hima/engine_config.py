@@ -23,15 +23,23 @@ class HiMAConfig:
         of k times; its gradients are small and noise-dominated (that is why it is Warm), and k noisy Adam
         steps add up to about sqrt(k) single steps, so sqrt(k) keeps its expected drift without a
         k-times-larger single step on one noisy gradient. Change it together with ``warm_every``.
-    probe_every: every this many steps all Cold (and Warm) tensors get gradients once, used only to refresh
-        their scores (never applied), so a Cold tensor can come back. Default 25 = two probes per default
-        re-tier window; the last probe falls on the step just before each re-tier. 0 disables probing.
+    probe_every: every this many steps some Cold tensors get gradients once, used only to refresh their
+        scores (never applied), so a Cold tensor can come back. Default 25. 0 disables probing. A probe never
+        falls on a Warm update step (it moves one step earlier): both raise the step's memory.
+    probe_fraction: at most about this fraction of all parameter elements is probed on one probe step
+        (whole tensors, round-robin over the Cold tensors in registration order; at least one tensor).
+        None (default): the Cold share divided by the probes in one re-tier window, so every Cold tensor is
+        probed about once per window while a probe step's extra gradients and activations stay a fraction
+        of the Cold share (probing every Cold tensor at once made HiMA's peak memory equal full AdamW's).
     hysteresis: at a re-tier, a tensor's ranking score is multiplied by ``1 + hysteresis`` per tier level it
         holds above Cold, so a challenger must beat an incumbent by that relative margin (no flip-flop).
-    pin_embeddings / pin_norms: policy pins for ``nn.Embedding`` weights and for the parameters of norm
-        layers (any module whose class name contains "Norm"). Defaults: embeddings unpinned (the tied GPT
-        embedding is a third of the model; it is ranked like any tensor), norms Hot (they are tiny, so
-        freezing them saves nothing, and their scores are not comparable with those of matrices).
+    pin_embeddings / pin_norms / pin_biases: policy pins for ``nn.Embedding`` weights, for the parameters of
+        norm layers (any module whose class name contains "Norm") and for biases (1-D parameters named
+        ``bias`` outside norm layers). Defaults: embeddings unpinned (the tied GPT embedding is a third of the
+        model; it is ranked like any tensor), norms and biases Hot: they are tiny, so freezing them saves
+        nothing, their scores are not comparable with those of matrices, and under per-block
+        ``torch.compile`` every distinct ``requires_grad`` pattern of a block is a separate graph: with only
+        the 4 matrices of a GPT block free there are at most 2**4 = 16 patterns, with the biases free 256.
         Pins apply to ``hima`` and ``hima-no-warm`` only.
     cold_state: ``offload`` (Cold optimizer state copied to CPU memory and restored on thaw) or ``drop``
         (freed; re-created as zeros by the optimizer on thaw).
@@ -47,11 +55,13 @@ class HiMAConfig:
     warm_lr_scale: float = 2.0
     score_beta: float = 0.9
     probe_every: int = 25
+    probe_fraction: float | None = None
     hysteresis: float = 0.1
     random_cold_fraction: float = 0.5
     seed: int = 0
     pin_embeddings: Tier | None = None
     pin_norms: Tier | None = "hot"
+    pin_biases: Tier | None = "hot"
     cold_state: str = "offload"
     warm_skip_backward: bool = True
 
@@ -66,12 +76,14 @@ class HiMAConfig:
         _check_range("warm_lr_scale", self.warm_lr_scale, 0.0, math.inf, low_open=True)
         _check_range("score_beta", self.score_beta, 0.0, 1.0, high_open=True)
         _check_range("hysteresis", self.hysteresis, 0.0, math.inf)
+        if self.probe_fraction is not None:
+            _check_range("probe_fraction", self.probe_fraction, 0.0, 1.0, low_open=True)
         _check_range("random_cold_fraction", self.random_cold_fraction, 0.0, 1.0)
-        for name in ("pin_embeddings", "pin_norms"):
+        for name in ("pin_embeddings", "pin_norms", "pin_biases"):
             if getattr(self, name) is not None:
                 validate_tier(getattr(self, name))
-        if self.method == "hima-no-warm" and "warm" in (self.pin_embeddings, self.pin_norms):
-            raise ValueError("hima-no-warm has no Warm tier: pin_embeddings/pin_norms cannot be 'warm'")
+        if self.method == "hima-no-warm" and "warm" in (self.pin_embeddings, self.pin_norms, self.pin_biases):
+            raise ValueError("hima-no-warm has no Warm tier: pin_embeddings/pin_norms/pin_biases cannot be 'warm'")
         if self.cold_state not in ("offload", "drop"):
             raise ValueError(f"cold_state must be 'offload' or 'drop', got {self.cold_state!r}")
 

@@ -42,6 +42,7 @@ class EngineStateMixin:
             "pins": dict(self._pins),
             "transitions": None if self._transitions is None else [list(t) for t in self._transitions],
             "updated_last_step": self._updated_last_step,
+            "probe_after": self._probe_after,
             "evicted": self._store.to_dict(),
             "optimizer": optimizer,
         }
@@ -77,5 +78,6 @@ class EngineStateMixin:
         self._pins = pins
         self._transitions = None if sd["transitions"] is None else [tuple(t) for t in sd["transitions"]]
         self._updated_last_step = int(sd["updated_last_step"])
+        self._probe_after = int(sd.get("probe_after", -1))  # absent in states saved before probes rotated
         self._flags = None
         self._rebuild(tiers)

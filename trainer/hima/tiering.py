@@ -105,3 +105,25 @@ def random_cold_indices(numels: Sequence[int], fraction: float, seed: int) -> se
 
 def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
+
+
+def probe_selection(cold: Sequence[int], numels: Sequence[int], budget: float, after: int) -> list[int]:
+    """Round-robin probe set: Cold tensor indices taken in registration order, starting after index ``after``
+    (wrapping around), while fewer than ``budget`` elements are taken; at least one tensor.
+
+    Each call that continues after the last index it returned covers at least ``budget`` elements, so
+    ``ceil(cold elements / budget)`` consecutive probes reach every Cold tensor.
+    """
+    if not cold:
+        return []
+    ordered = sorted(cold)
+    start = next((k for k, i in enumerate(ordered) if i > after), 0)
+    chosen: list[int] = []
+    taken = 0
+    for k in range(len(ordered)):
+        index = ordered[(start + k) % len(ordered)]
+        if chosen and taken >= budget:
+            break
+        chosen.append(index)
+        taken += numels[index]
+    return chosen
