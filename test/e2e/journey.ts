@@ -168,11 +168,12 @@ async function main(): Promise<number> {
         return n !== undefined && n > hotBefore ? n : undefined;
       }, 60_000);
       const r = readRun(runsDir, runId);
-      const retier = r.tiers.find((t) => Math.abs(t.cutoffs.hot - newHot) < 1e-9);
-      assert(retier, `the trainer logged no tiers event with hot=${newHot}`);
+      // Later periodic re-tiers (same cutoffs, new scores) may have moved the count again: any of them may be on screen.
+      const retiers = r.tiers.filter((t) => Math.abs(t.cutoffs.hot - newHot) < 1e-9);
+      assert(retiers.length > 0, `the trainer logged no tiers event with hot=${newHot}`);
       assert(
-        retier.counts.hot.tensors === hotAfter || r.tiers.some((t) => t.counts.hot.tensors === hotAfter),
-        `panel shows Hot ${hotAfter}, the trainer's re-tier says ${retier.counts.hot.tensors}`,
+        retiers.some((t) => t.counts.hot.tensors === hotAfter),
+        `panel shows Hot ${hotAfter}, the trainer's re-tiers with hot=${newHot} say ${retiers.map((t) => t.counts.hot.tensors).join(", ")}`,
       );
       await shot("e2e-03-after-cutoff-change");
     });
