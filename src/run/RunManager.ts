@@ -10,6 +10,7 @@ import type { Control, Event } from "../../protocol/protocol.generated";
 import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
 import { STDERR_FILE } from "./RunStore";
+import type { TrainerHandle } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
 
 export interface TrainerLaunch {
@@ -33,6 +34,11 @@ export interface TrainerExit {
   crashed: boolean;
   stderrTail: string[];
   sawDone: boolean;
+  /**
+   * Set when the trainer was not our child (attached after a window reload): its exit status could not
+   * be seen, so code and signal are null and `crashed` means "no done event".
+   */
+  unobserved?: boolean;
 }
 
 /** A control as the caller writes it; the manager adds `id` and `v`. */
@@ -58,11 +64,12 @@ function trackChild(child: ChildProcess): void {
 }
 
 /** Formats an exit for people: "exit code 1", "signal SIGKILL". */
-export function describeExit(exit: Pick<TrainerExit, "code" | "signal">): string {
+export function describeExit(exit: Pick<TrainerExit, "code" | "signal" | "unobserved">): string {
+  if (exit.unobserved) return "ended (exit status not seen: the trainer was started by an earlier window)";
   return exit.signal ? `signal ${exit.signal}` : exit.code === null ? "failed to start" : `exit code ${exit.code}`;
 }
 
-export class RunManager {
+export class RunManager implements TrainerHandle {
   readonly runId: string;
   readonly runDir: string;
   readonly exited: Promise<TrainerExit>;
@@ -155,9 +162,25 @@ export class RunManager {
     this.child.on("close", (code, signal) => finish(code, signal));
   }
 
-  onEvent(cb: (e: Event) => void): () => void {
-    this.eventListeners.add(cb);
-    return () => this.eventListeners.delete(cb);
+  /** Our child's stdout carries only its own events: `replayed` is always false. */
+  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
+    const listener = (e: Event) => cb(e, false);
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** A child's controls go to its stdin synchronously: sendControl throws instead. */
+  onControlFailed(_cb: (id: string, reason: string) => void): () => void {
+    return () => {};
+  }
+
+  /** The trainer is this process's child: it does not outlive us. */
+  get attached(): boolean {
+    return false;
+  }
+
+  release(): void {
+    this.kill();
   }
 
   onNoise(cb: (text: string, reason: string) => void): () => void {

@@ -1,0 +1,325 @@
+// A trainer that outlives the window that started it. It runs detached (its own process group, stdout
+// ignored, stderr straight into <runDir>/stderr.log, unref'd); its events.jsonl is the source of truth and
+// is followed like `tail -f`; controls go through the Unix socket in the run folder. The same object
+// attaches to a trainer that an earlier window started (found through <runDir>/trainer.json).
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync, promises as fs, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Event } from "../../protocol/protocol.generated";
+import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import { ControlChannel } from "./ControlChannel";
+import { EventLogFollower } from "./EventLogFollower";
+import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from "./RunManager";
+import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
+import type { TrainerHandle } from "./TrainerHandle";
+import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
+
+export interface DetachedLaunch {
+  command: string;
+  /** The trainer's arguments; `--control-socket <runDir>/control.sock` is appended. */
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  runId: string;
+  runDir: string;
+}
+
+export interface DetachedRunOptions {
+  /** How often an attached trainer's pid is checked (ms). */
+  livenessPollMs?: number;
+  /** The follower's polling interval (ms). */
+  followPollMs?: number;
+  /** After SIGTERM, how long before SIGKILL (ms). */
+  termGraceMs?: number;
+}
+
+const STDERR_TAIL_LINES = 50;
+const STDERR_TAIL_BYTES = 64 * 1024;
+const DEFAULT_GRACE_MS = 10_000;
+const TERM_GRACE_MS = 3_000;
+const DEFAULT_LIVENESS_POLL_MS = 1000;
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+export class DetachedRun implements TrainerHandle {
+  readonly exited: Promise<TrainerExit>;
+  private readonly follower: EventLogFollower;
+  private readonly channel: ControlChannel;
+  private readonly eventListeners = new Set<Listener<[Event, boolean]>>();
+  private readonly noiseListeners = new Set<Listener<[string, string]>>();
+  private readonly exitListeners = new Set<Listener<[TrainerExit]>>();
+  private readonly controlFailedListeners = new Set<Listener<[string, string]>>();
+  private resolveExit!: (e: TrainerExit) => void;
+  private exit: TrainerExit | null = null;
+  private finishing = false;
+  private sawDone = false;
+  private released = false;
+  private controlCounter = 0;
+  private readonly controlPrefix = randomBytes(3).toString("hex");
+  private livenessTimer: NodeJS.Timeout | null = null;
+  private stopTimers: NodeJS.Timeout[] = [];
+  private stopping: Promise<TrainerExit> | null = null;
+  private spawnError: string | null = null;
+
+  /** Starts the trainer detached. Spawn failures are reported through `exited`, never thrown. */
+  static launch(launch: DetachedLaunch, opts: DetachedRunOptions = {}): DetachedRun {
+    return new DetachedRun(launch.runId, launch.runDir, null, launch, opts);
+  }
+
+  /**
+   * Follows a trainer that another process started. The caller found `record` with findLiveRun (the pid is
+   * this run's trainer); the whole log is replayed, then new events follow.
+   */
+  static attach(runId: string, runDir: string, record: TrainerRecord, opts: DetachedRunOptions = {}): DetachedRun {
+    return new DetachedRun(runId, runDir, record, null, opts);
+  }
+
+  private child: ChildProcess | null = null;
+  private pid: number | null;
+  private readonly startedMs: number | null;
+
+  private constructor(
+    readonly runId: string,
+    readonly runDir: string,
+    record: TrainerRecord | null,
+    launch: DetachedLaunch | null,
+    private readonly opts: DetachedRunOptions,
+  ) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+    this.channel = new ControlChannel(runDir);
+    this.pid = record?.pid ?? null;
+    this.startedMs = record?.startedMs ?? null;
+    // A resumed run appends to its old log: what is there already is history, replayed into the panel.
+    const replayUntil = launch ? fileSizeSync(join(runDir, EVENTS_FILE)) : Number.MAX_SAFE_INTEGER;
+    this.follower = new EventLogFollower(join(runDir, EVENTS_FILE), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
+      pollMs: opts.followPollMs,
+      replayUntil,
+    });
+    this.follower.start();
+    if (launch) this.spawnTrainer(launch);
+    else this.watchPid();
+  }
+
+  get attached(): boolean {
+    return this.child === null && this.spawnError === null;
+  }
+
+  get running(): boolean {
+    return this.exit === null;
+  }
+
+  /** The trainer's pid (undefined when it could not be started). */
+  get trainerPid(): number | undefined {
+    return this.pid ?? undefined;
+  }
+
+  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
+    this.eventListeners.add(cb);
+    return () => this.eventListeners.delete(cb);
+  }
+
+  onNoise(cb: (text: string, reason: string) => void): () => void {
+    this.noiseListeners.add(cb);
+    return () => this.noiseListeners.delete(cb);
+  }
+
+  onExit(cb: (exit: TrainerExit) => void): () => void {
+    this.exitListeners.add(cb);
+    return () => this.exitListeners.delete(cb);
+  }
+
+  onControlFailed(cb: (id: string, reason: string) => void): () => void {
+    this.controlFailedListeners.add(cb);
+    return () => this.controlFailedListeners.delete(cb);
+  }
+
+  sendControl(c: ControlWithoutIdAndVersion): string {
+    if (this.exit !== null || this.finishing) throw new Error("the trainer is not running");
+    const id = `${this.controlPrefix}-${++this.controlCounter}`;
+    this.channel.send(JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })).catch((err: Error) => {
+      for (const cb of [...this.controlFailedListeners]) safeCall(() => cb(id, err.message));
+    });
+    return id;
+  }
+
+  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
+    if (this.exit !== null) return this.exited;
+    if (this.stopping) return this.stopping;
+    this.stopping = this.exited;
+    const escalate = () => {
+      this.signal("SIGTERM");
+      this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), this.opts.termGraceMs ?? TERM_GRACE_MS));
+    };
+    let failed = false;
+    const offFailed = this.onControlFailed(() => {
+      // The socket is gone (a trainer from before sockets, or a hung one): the signals are the way left.
+      if (failed) return;
+      failed = true;
+      escalate();
+    });
+    try {
+      this.sendControl({ type: "stop" });
+    } catch {
+      escalate();
+    }
+    this.stopTimers.push(setTimeout(() => !failed && escalate(), Math.max(0, graceMs)));
+    void this.exited.then(offFailed);
+    return this.stopping;
+  }
+
+  kill(): void {
+    this.signal("SIGKILL");
+  }
+
+  stderrTail(): string[] {
+    return this.spawnError ? [this.spawnError] : [];
+  }
+
+  /** Stops following; the trainer keeps training and can be attached again. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const t of this.stopTimers) clearTimeout(t);
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.channel.close();
+    void this.follower.close();
+    this.eventListeners.clear();
+    this.exitListeners.clear();
+    this.noiseListeners.clear();
+  }
+
+  private spawnTrainer(launch: DetachedLaunch): void {
+    let stderrFd: number | null = null;
+    try {
+      mkdirSync(launch.runDir, { recursive: true });
+      stderrFd = openSync(join(launch.runDir, STDERR_FILE), "a");
+      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, CONTROL_SOCKET_FILE)], {
+        cwd: launch.cwd,
+        env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+        // No pipes: nothing ties the trainer to this process, so it survives a window reload.
+        stdio: ["ignore", "ignore", stderrFd],
+        shell: false,
+        detached: true,
+        windowsHide: true,
+      });
+    } catch (e) {
+      this.failToStart(launch.command, e as Error);
+      return;
+    } finally {
+      if (stderrFd !== null) closeSync(stderrFd);
+    }
+    const child = this.child;
+    this.pid = child.pid ?? null;
+    child.unref();
+    child.on("error", (err) => {
+      if (child.pid === undefined) this.failToStart(launch.command, err);
+    });
+    child.on("exit", (code, signal) => void this.finish(code, signal, true));
+  }
+
+  private failToStart(command: string, err: Error): void {
+    this.child = null;
+    this.pid = null;
+    this.spawnError = `failed to start ${JSON.stringify(command)}: ${err.message}`;
+    void this.finish(null, null, true);
+  }
+
+  /** An attached trainer is not our child: its end is seen by polling its pid. */
+  private watchPid(): void {
+    const check = () => {
+      if (this.pid === null || !isTrainerOf(this.pid, this.runDir, this.startedMs)) void this.finish(null, null, false);
+    };
+    this.livenessTimer = setInterval(check, this.opts.livenessPollMs ?? DEFAULT_LIVENESS_POLL_MS);
+    check();
+  }
+
+  private async finish(code: number | null, signal: string | null, observed: boolean): Promise<void> {
+    if (this.finishing || this.released) return;
+    this.finishing = true;
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    for (const t of this.stopTimers) clearTimeout(t);
+    this.channel.close();
+    // Every event the trainer wrote is delivered before the exit; a line it never finished is reported torn.
+    await this.follower.close({ final: true });
+    const stderrTail = this.spawnError ? [this.spawnError] : await readStderrTail(this.runDir);
+    const exit: TrainerExit = {
+      code,
+      signal,
+      crashed: observed ? !(code === 0 && signal === null && this.sawDone) : !this.sawDone,
+      stderrTail,
+      sawDone: this.sawDone,
+      ...(observed ? {} : { unobserved: true }),
+    };
+    this.exit = exit;
+    if (this.child) await fs.appendFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
+    this.resolveExit(exit);
+    for (const cb of [...this.exitListeners]) safeCall(() => cb(exit));
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    if (this.exit !== null || this.pid === null) return;
+    if (this.child) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+      // SIGKILL takes the whole group (data loader workers); SIGTERM asks the trainer to stop.
+      safeKill(sig === "SIGKILL" ? -this.pid : this.pid, sig);
+      return;
+    }
+    // Not our child: make sure the pid is still this run's trainer before signalling it.
+    if (!isTrainerOf(this.pid, this.runDir, this.startedMs)) return;
+    safeKill(sig === "SIGKILL" && leadsProcessGroup(this.pid) ? -this.pid : this.pid, sig);
+  }
+
+  private deliver(event: Event, replayed: boolean): void {
+    if (event.type === "done" && !replayed) this.sawDone = true;
+    for (const cb of [...this.eventListeners]) safeCall(() => cb(event, replayed));
+  }
+
+  private reportNoise(text: string, reason: string): void {
+    for (const cb of [...this.noiseListeners]) safeCall(() => cb(text, reason));
+  }
+}
+
+function fileSizeSync(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last lines of <runDir>/stderr.log (the trainer writes it directly, so this is where they are). */
+export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES): Promise<string[]> {
+  let handle: fs.FileHandle | null = null;
+  try {
+    handle = await fs.open(join(runDir, STDERR_FILE), "r");
+    const size = (await handle.stat()).size;
+    const start = Math.max(0, size - STDERR_TAIL_BYTES);
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    const all = buf.toString("utf8").split(/\r?\n/);
+    if (start > 0) all.shift(); // cut mid-line
+    if (all.at(-1) === "") all.pop();
+    return all.slice(-lines).map((l) => (l.length > 2000 ? `${l.slice(0, 2000)}…` : l));
+  } catch {
+    return [];
+  } finally {
+    await handle?.close();
+  }
+}
+
+function safeKill(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+function safeCall(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    console.error("[hima] a run listener failed:", e);
+  }
+}

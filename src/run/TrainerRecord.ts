@@ -1,0 +1,140 @@
+// <runDir>/trainer.json, written by a detached trainer at start ({pid, started, run_id, control_socket,
+// argv}), and the question "is that pid still this run's trainer?". The file is input from disk like any
+// other: a pid that is not a plain positive number, or a process that is not the trainer of this run
+// folder (the pid was reused, or the file was planted), is never signalled or attached to.
+import { promises as fs, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const TRAINER_FILE = "trainer.json";
+export const CONTROL_SOCKET_FILE = "control.sock";
+/** Written by the trainer when <runDir>/control.sock is too long a path for a Unix socket. */
+export const CONTROL_PATH_FILE = "control.path";
+
+export interface TrainerRecord {
+  pid: number;
+  /** When the trainer started, in ms since the epoch; null when the file does not say. */
+  startedMs: number | null;
+  runId: string | null;
+  controlSocket: string | null;
+  argv: string[];
+}
+
+/** The trainer record of a run folder, or null when there is none or it is not usable. */
+export async function readTrainerRecord(runDir: string): Promise<TrainerRecord | null> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(join(runDir, TRAINER_FILE), "utf8"));
+  } catch {
+    return null;
+  }
+  return parseTrainerRecord(raw);
+}
+
+export function parseTrainerRecord(raw: unknown): TrainerRecord | null {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return null;
+  const r = raw as Record<string, unknown>;
+  // Signals go to this pid: 0, 1, negative (process groups, "everyone") or our own would be disastrous.
+  if (typeof r.pid !== "number" || !Number.isSafeInteger(r.pid) || r.pid < 2 || r.pid === process.pid) return null;
+  return {
+    pid: r.pid,
+    startedMs: parseStarted(r.started),
+    runId: typeof r.run_id === "string" ? r.run_id : null,
+    controlSocket: typeof r.control_socket === "string" && r.control_socket !== "" ? r.control_socket : null,
+    argv: Array.isArray(r.argv) ? r.argv.filter((a): a is string => typeof a === "string") : [],
+  };
+}
+
+/** ISO text, or seconds (Python's time.time()) / milliseconds since the epoch. */
+function parseStarted(value: unknown): number | null {
+  if (typeof value === "string") {
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) ? ms : null;
+  }
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value < 1e11 ? value * 1000 : value;
+  return null;
+}
+
+/** Whether a process with this pid exists and we may signal it. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return false; // ESRCH: gone; EPERM: someone else's process, not a trainer we started
+  }
+}
+
+/**
+ * Whether `pid` is alive and is the trainer of `runDir`: on Linux its command line names the run folder
+ * (resolved against the process's working directory), it is not a zombie, and it did not start after the
+ * trainer record was written (a reused pid starts later). Elsewhere only liveness can be checked.
+ */
+export function isTrainerOf(pid: number, runDir: string, startedMs: number | null = null): boolean {
+  if (!Number.isSafeInteger(pid) || pid < 2 || pid === process.pid || !pidAlive(pid)) return false;
+  if (process.platform !== "linux") return true;
+  const proc = readProcStat(pid);
+  if (!proc || proc.state === "Z" || proc.state === "X") return false;
+  if (startedMs !== null && proc.startedMs !== null && proc.startedMs > startedMs + START_SLACK_MS) return false;
+  return commandLineNames(pid, runDir);
+}
+
+/** Whether `pid` leads its own process group (a trainer started detached does), so the group can be signalled. */
+export function leadsProcessGroup(pid: number): boolean {
+  if (process.platform !== "linux") return false;
+  return readProcStat(pid)?.pgrp === pid;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat start times (USER_HZ, 100 on every Linux we know). */
+const USER_HZ = 100;
+/** Boot time is whole seconds and the record is written after start: allow for the rounding. */
+const START_SLACK_MS = 2000;
+
+function readProcStat(pid: number): { state: string; pgrp: number; startedMs: number | null } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may contain spaces or ')': split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const pgrp = Number(fields[2]);
+  const startTicks = Number(fields[19]);
+  const boot = bootTimeMs();
+  const startedMs = boot !== null && Number.isFinite(startTicks) ? boot + (startTicks / USER_HZ) * 1000 : null;
+  return { state, pgrp, startedMs };
+}
+
+let bootMs: number | null | undefined;
+function bootTimeMs(): number | null {
+  if (bootMs !== undefined) return bootMs;
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
+    bootMs = m ? Number(m[1]) * 1000 : null;
+  } catch {
+    bootMs = null;
+  }
+  return bootMs;
+}
+
+function commandLineNames(pid: number, runDir: string): boolean {
+  let args: string[];
+  let cwd: string;
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return false;
+  }
+  const wanted = new Set([resolve(runDir)]);
+  try {
+    wanted.add(realpathSync(runDir));
+  } catch {
+    // the folder is gone: only its name can match
+  }
+  return args.some((a) => {
+    const p = resolve(cwd, a);
+    return wanted.has(p) || wanted.has(resolve(p, "..")); // --out <dir>, or a file in it (--control-socket <dir>/control.sock)
+  });
+}

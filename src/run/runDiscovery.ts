@@ -1,0 +1,121 @@
+// Which runs under the runs folder are still training (a detached trainer to re-attach to) and which can be
+// resumed (a checkpoint, no trainer). Every run id goes through runDirFor, and a run folder that is a
+// symbolic link leading out of the runs folder is refused, so nothing here reaches outside it.
+import { promises as fs, lstatSync, realpathSync } from "node:fs";
+import { join, relative, isAbsolute } from "node:path";
+import type { Event } from "../../protocol/protocol.generated";
+import { JsonLinesReader } from "./JsonLinesReader";
+import { EVENTS_FILE, listRuns, runDirFor, type RunListing } from "./RunStore";
+import { isTrainerOf, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
+import { validateEvent } from "./validateEvent";
+
+/** How much of the end of events.jsonl is read to tell whether its last segment ended. */
+const TAIL_BYTES = 256 * 1024;
+/** The checkpoint names the trainer writes (trainer/hima/checkpoint.py). */
+const CHECKPOINT_NAME = /^ckpt-\d{8}\.pt$/;
+
+export interface LiveRunInfo {
+  id: string;
+  dir: string;
+  record: TrainerRecord;
+}
+
+/** The folder of run `runId`; throws for an id that is not a plain name or a folder that leads outside runsDir. */
+export function safeRunDir(runsDir: string, runId: string): string {
+  const dir = runDirFor(runsDir, runId);
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return dir; // not there (yet): a plain child of runsDir
+  }
+  if (st.isSymbolicLink()) {
+    const inside = relative(realpathSync(runsDir), realpathSync(dir));
+    if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) throw new Error(`run folder ${JSON.stringify(runId)} is a link to outside the runs folder`);
+  }
+  return dir;
+}
+
+/** The trainer of run `runId` when it is still training, else null. */
+export async function findLiveRun(runsDir: string, runId: string): Promise<LiveRunInfo | null> {
+  const dir = safeRunDir(runsDir, runId);
+  const record = await readTrainerRecord(dir);
+  if (!record || !isTrainerOf(record.pid, dir, record.startedMs)) return null;
+  if (await lastSegmentDone(dir)) return null; // finished; the process is on its way out
+  return { id: runId, dir, record };
+}
+
+/** Runs whose trainer is still training, newest start first. */
+export async function findLiveRuns(runsDir: string): Promise<LiveRunInfo[]> {
+  const live: LiveRunInfo[] = [];
+  for (const run of await listRuns(runsDir)) {
+    const found = await findLiveRun(runsDir, run.id).catch(() => null);
+    if (found) live.push(found);
+  }
+  return live.sort((a, b) => (b.record.startedMs ?? 0) - (a.record.startedMs ?? 0));
+}
+
+/** The checkpoint `checkpoints/latest` names, when it names an existing checkpoint file. */
+export async function latestCheckpoint(runDir: string): Promise<string | null> {
+  const folder = join(runDir, "checkpoints");
+  try {
+    const name = (await fs.readFile(join(folder, "latest"), "utf8")).trim();
+    if (!CHECKPOINT_NAME.test(name)) return null;
+    const st = await fs.stat(join(folder, name));
+    return st.isFile() ? join(folder, name) : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface ResumableRun extends RunListing {
+  checkpoint: string;
+}
+
+/** Runs with a checkpoint and no live trainer, newest first. */
+export async function resumableRuns(runsDir: string): Promise<ResumableRun[]> {
+  const out: ResumableRun[] = [];
+  for (const run of await listRuns(runsDir)) {
+    let dir: string;
+    try {
+      dir = safeRunDir(runsDir, run.id);
+    } catch {
+      continue;
+    }
+    const checkpoint = await latestCheckpoint(dir);
+    if (!checkpoint) continue;
+    if (await findLiveRun(runsDir, run.id).catch(() => null)) continue;
+    out.push({ ...run, dir, checkpoint });
+  }
+  return out;
+}
+
+/**
+ * Whether the log's last segment ended with `done`: the last hello or done in the tail is a done. A resumed
+ * run's log holds an old segment's done followed by a new hello, which is not finished.
+ */
+export async function lastSegmentDone(runDir: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(join(runDir, EVENTS_FILE), "r");
+  } catch {
+    return false;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const start = Math.max(0, size - TAIL_BYTES);
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    let last: Event["type"] | null = null;
+    // The tail's first line may be cut: the reader reports it as noise and goes on.
+    const reader = new JsonLinesReader((value) => {
+      const e = validateEvent(value);
+      if (typeof e !== "string" && (e.type === "hello" || e.type === "done")) last = e.type;
+    }, () => {});
+    reader.push(buf);
+    reader.end();
+    return last === "done";
+  } finally {
+    await handle.close();
+  }
+}
