@@ -90,8 +90,9 @@ export class DetachedRun implements TrainerHandle {
     this.channel = new ControlChannel(runDir);
     this.pid = record?.pid ?? null;
     this.startedMs = record?.startedMs ?? null;
-    // A resumed run appends to its old log: what is there already is history, replayed into the panel.
-    const replayUntil = launch ? fileSizeSync(join(runDir, EVENTS_FILE)) : Number.MAX_SAFE_INTEGER;
+    // What the log holds already is history: an earlier segment of a resumed run, or what an attached
+    // trainer did before this window came. It is replayed into the panel, flagged as such.
+    const replayUntil = fileSizeSync(join(runDir, EVENTS_FILE));
     this.follower = new EventLogFollower(join(runDir, EVENTS_FILE), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
       pollMs: opts.followPollMs,
       replayUntil,
@@ -271,7 +272,10 @@ export class DetachedRun implements TrainerHandle {
   }
 
   private deliver(event: Event, replayed: boolean): void {
-    if (event.type === "done" && !replayed) this.sawDone = true;
+    // sawDone speaks of the trainer process being followed: a launched one's own events, or, attached,
+    // the log's last segment (a resumed run's log holds earlier segments that ended with done).
+    if (event.type === "hello") this.sawDone = false;
+    if (event.type === "done" && (!replayed || this.attached)) this.sawDone = true;
     for (const cb of [...this.eventListeners]) safeCall(() => cb(event, replayed));
   }
 
