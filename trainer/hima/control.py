@@ -39,20 +39,23 @@ class LineSplitter:
 
     def __init__(self, lines: queue.Queue):
         self._lines = lines
-        self._pending = b""
+        self._pending = bytearray()  # grows in place: appending chunk after chunk stays linear
         self._discarding = False  # inside a line that already went over the limit
 
     def feed(self, chunk: bytes) -> None:
+        # Search only the new bytes: a long line sent a byte at a time must not cost quadratic time.
+        scan_from = len(self._pending)
         self._pending += chunk
         while True:
-            newline = self._pending.find(b"\n")
+            newline = self._pending.find(b"\n", scan_from)
+            scan_from = 0
             if newline < 0:
                 if len(self._pending) > MAX_LINE_BYTES:
                     if not self._discarding:
                         self._lines.put(TOO_LONG)
-                    self._discarding, self._pending = True, b""
+                    self._discarding, self._pending = True, bytearray()
                 return
-            line, self._pending = self._pending[:newline], self._pending[newline + 1:]
+            line, self._pending = bytes(self._pending[:newline]), self._pending[newline + 1:]
             if self._discarding:
                 self._discarding = False  # the end of the over-long line
             elif len(line) > MAX_LINE_BYTES:
@@ -63,8 +66,8 @@ class LineSplitter:
     def finish(self) -> None:
         """End of input: a last line without its newline still counts."""
         if self._pending.strip() and not self._discarding:
-            self._lines.put(self._pending)
-        self._pending, self._discarding = b"", False
+            self._lines.put(bytes(self._pending))
+        self._pending, self._discarding = bytearray(), False
 
 
 class ControlReader:
