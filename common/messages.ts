@@ -82,6 +82,8 @@ export interface PanelSnapshot {
 /** Incremental update: only the parts that changed since the last message. */
 export interface PanelUpdate {
   run?: RunSummaryView | null;
+  /** The tensor list, when a `hello` brought a new model after the last snapshot (e.g. the panel opened while the run was starting). */
+  tensors?: TensorInfo[];
   tiers?: { step: number; states: TensorState[]; counts: TierCounts; cutoffs: Cutoffs; history: TierHistory[] };
   charts?: Charts;
   controls?: ControlStatus[];

@@ -66,6 +66,7 @@ function applyUpdate(u: PanelUpdate): void {
     header.setRun(currentRun, currentLive);
     body.hidden = currentRun === null;
   }
+  if (u.tensors) tierMap.setTensors(u.tensors);
   if (u.tiers) {
     tierMap.setTiers(u.tiers.states, u.tiers.history);
     legend.setCounts(u.tiers.counts, u.tiers.step);

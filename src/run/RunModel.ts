@@ -48,6 +48,7 @@ export class RunModel {
   // What changed since the last snapshot()/takeUpdate().
   private runDirty = false;
   private tiersDirty = false;
+  private tensorsDirty = false;
   private controlsDirty = false;
   private liveSent = false;
   private chartVersionsSent = this.chartVersions();
@@ -136,6 +137,7 @@ export class RunModel {
   takeUpdate(): PanelUpdate | null {
     const update: PanelUpdate = {};
     if (this.runDirty) update.run = this.run ? { ...this.run, errorTail: this.run.errorTail.slice() } : null;
+    if (this.tensorsDirty) update.tensors = this.tensors.slice();
     if (this.tiersDirty && this.tierStep !== null && this.counts && this.cutoffs) {
       update.tiers = {
         step: this.tierStep,
@@ -174,6 +176,7 @@ export class RunModel {
       this.tierStep = null;
       this.counts = null;
       this.tiersDirty = true;
+      this.tensorsDirty = true;
     }
     // A resumed segment restarts at its checkpoint's step: later points of the old segment are stale.
     for (const c of Object.values(this.charts)) c.truncateAfter(e.start_step);
@@ -252,6 +255,7 @@ export class RunModel {
   private markSent(): void {
     this.runDirty = false;
     this.tiersDirty = false;
+    this.tensorsDirty = false;
     this.controlsDirty = false;
     this.liveSent = this.live;
     this.chartVersionsSent = this.chartVersions();

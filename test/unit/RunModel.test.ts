@@ -221,3 +221,18 @@ test("a run recorded from the real trainer (tiny preset): all three tiers appear
   assert.ok(loss.at(-1)! < loss[0] - 1, `loss goes down: ${loss[0]} -> ${loss.at(-1)}`);
   assert.equal(snap.run?.method, "hima");
 });
+
+test("a panel opened while the run was starting gets the tensor list in the update after hello", () => {
+  const model = new RunModel({ runId: "r1" });
+  const before = model.snapshot();
+  assert.equal(before.tensors.length, 0, "no tensors before hello");
+  model.apply(hello());
+  model.apply(tiersEvent(0, ["hot", "warm", "cold"]));
+  const update = model.takeUpdate();
+  assert.deepEqual(update?.tensors?.map((t) => t.name), ["a", "b", "c"]);
+  assert.deepEqual(update?.tiers?.states.map((s) => s.tier), ["hot", "warm", "cold"]);
+  model.apply(step(1));
+  assert.equal(model.takeUpdate()?.tensors, undefined, "the tensor list is sent once, not with every update");
+  model.apply(hello({ start_step: 1 }));
+  assert.equal(model.takeUpdate()?.tensors, undefined, "a resumed segment of the same model does not resend it");
+});
