@@ -50,7 +50,8 @@ async function attachWindow(runsDir: string): Promise<void> {
   const firstNewStep = (await waitFor(run, (e) => e.type === "step" && followed > 0, 10_000)) as Extract<Event, { type: "step" }>;
   const ackId = run.sendControl({ type: "set_cutoffs", hot: 0.15, warm: 0.45 });
   model.trackControl(ackId, { v: 1, id: ackId, type: "set_cutoffs", hot: 0.15, warm: 0.45 });
-  await waitFor(run, (e) => e.type === "ack" && e.id === ackId, 5000);
+  const ack = await waitFor(run, (e) => e.type === "ack" && e.id === ackId, 5000);
+  await waitFor(run, (e) => e.type === "tiers" && ack.type === "ack" && e.step > ack.effective_step, 5000);
   const whileLive = model.snapshot();
   const exit = await run.stop(5000);
   process.stdout.write(`${JSON.stringify({ id: run.runId, replayed, followed, firstNewStep: firstNewStep.step, ackId, whileLive: { status: whileLive.run?.status, live: whileLive.live, controls: whileLive.controls }, exit })}\n`);
