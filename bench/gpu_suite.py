@@ -43,7 +43,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retier-every", type=int, default=None, help="HiMA re-tier cadence (default: the preset's)")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (the CPU smoke test uses eager)")
     p.add_argument("--recompile-limit", type=int, default=None,
-                   help="torch._dynamo recompile_limit (default: torch's, 8); past it a block silently runs eager")
+                   help="torch._dynamo recompile_limit floor (default: torch's, 8, raised per run by compile_per_block "
+                        "to what the method's requires_grad patterns need); past it a block silently runs eager")
     p.add_argument("--preset", default=None, help="run every spec on this model preset instead (smoke test: tiny)")
     p.add_argument("--no-report", action="store_true", help="do not write summary.json / README.md at the end")
     args = p.parse_args(argv)

@@ -1,12 +1,13 @@
 """One benchmark run: build the model the trainer builds, train a fixed budget, measure everything.
 
-The training step is the trainer's (hima.train.Trainer.run): LR -> forward/backward under the same
-autocast -> grad clip -> hima.step() -> zero_grad, on the trainer's sequential token order. It is
-re-stated here because the bench needs what the trainer's loop does not give: per-step device-timed
-durations with no sync inside the window, peak memory reset after model + optimizer creation,
-per-step optimizer-state bytes and updated elements, compile counts per step, and a run with the
-event stream switched off. With events on, the trainer's own emit_* methods write the events at the
-trainer's cadence, so the monitoring overhead measured is the product's.
+Engine runs call the trainer's own step (hima.train.Trainer.train_step: LR -> forward/backward under
+autocast -> clip -> hima.step() -> zero_grad), on the trainer's sequential token order, so the bench
+times the code users run. Around it the bench adds what the trainer's loop does not give: per-step
+device-timed durations with no sync inside the window, peak memory reset after model + optimizer
+creation, per-step optimizer-state bytes and updated elements, compile counts per step, and a run with
+the event stream switched off. With events on, the trainer's own emit_* methods write the events at
+the trainer's cadence, so the monitoring overhead measured is the product's. The plain baseline
+(engine=False) is a bare torch AdamW loop with the same model, data, autocast and clipping.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from hima.compile import compile_per_block, uncompiled
 from hima.config import resolve_config
 from hima.data import TokenBatches
 from hima.events import EventWriter
@@ -91,13 +93,31 @@ def _plain_parts(cfg, device: str):
     return model, make_optimizer(model, cfg, device), batches
 
 
+def _bare_step(model, optimizer, autocast, grad_clip: float, device: str):
+    """The baseline a user would write: torch AdamW, no HiMA; same signature as Trainer.train_step."""
+
+    def train_step(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast:
+            _, loss = model(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    return train_step
+
+
 def _state_bytes(optimizer: torch.optim.Optimizer) -> int:
     return sum(t.numel() * t.element_size() for st in optimizer.state.values() for t in st.values() if torch.is_tensor(t))
 
 
 def _evaluate(model, val, autocast) -> float:
     model.eval()
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), autocast, uncompiled():  # as Trainer.evaluate: no evaluation graphs compiled
         losses = [model(x, y)[1].float() for x, y in val]
     model.train()
     return float(torch.stack(losses).mean().item())
@@ -119,14 +139,12 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
         model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
         autocast = trainer.autocast
-        step_fn = hima.step
-        zero_grad = hima.zero_grad
+        train_step = trainer.train_step
     else:
         model, optimizer, batches = _plain_parts(cfg, device)
         hima = None
         autocast = torch.autocast(device, dtype=torch.bfloat16) if cuda else _nullcontext()
-        step_fn = optimizer.step
-        zero_grad = lambda: optimizer.zero_grad(set_to_none=True)  # noqa: E731
+        train_step = _bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
     steps = cfg.max_steps
     if batches.steps_per_epoch() < steps:
@@ -134,9 +152,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
             f"token repeats, but the budget is {steps} steps; lower --steps/--batch/--seq or use a larger corpus"
         )
-    if spec.compile == "block":
-        for block in model.transformer.h:
-            block.compile(backend=s.compile_backend)
+    if spec.compile == "block":  # as the trainer does (TrainConfig.compile), limits raised for the tiers
+        compile_per_block(model.transformer.h, hima=hima, backend=s.compile_backend)
     elif spec.compile == "whole":
         if spec.engine:
             raise ValueError(f"{spec.name}: whole-model compilation is only for the plain AdamW baseline")
@@ -167,22 +184,10 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     clock.begin()
     for step in range(steps):
         lr = lr_at(cfg, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = batches.train_batch(step)
-        with autocast:
-            _, loss = model(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
-        loss.backward()
-        if cfg.grad_clip > 0:  # HiMA clips only the gradients it applies (and scores them first)
-            if hima is not None:
-                hima.clip_grad_norm_(cfg.grad_clip)
-            else:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        step_fn()
-        zero_grad()
+        loss = train_step(*batches.train_batch(step), lr)
         clock.step_done()
         done = step + 1
-        losses.append(loss.detach())
+        losses.append(loss)
         if hima is not None:
             saved_fraction.append(1.0 - hima.updated_elements_last_step() / n_params)
             transitions = hima.take_transitions()

@@ -52,6 +52,8 @@ MEDIUM = [
 # scores, so tiers and the Warm/probe step mix differ) by more than the 1% being measured.
 OVERHEAD = [
     RunSpec("overhead-full", "small", "full", engine=False, steps_key="overhead_steps"),
+    # method "full" through the trainer's step (HiMA wrapper, scores, no tiers): must be within 2% of the bare loop
+    RunSpec("overhead-full-engine", "small", "full", steps_key="overhead_steps"),
     RunSpec("overhead-hima-all-hot", "small", "hima", 1.0, 1.0, steps_key="overhead_steps"),
     RunSpec("overhead-hima-all-hot-events", "small", "hima", 1.0, 1.0, events=True, steps_key="overhead_steps"),
 ]

@@ -40,15 +40,54 @@ def refuse_whole_model_compile(model: nn.Module, method: str) -> None:
         )
 
 
-def compile_per_block(blocks: Iterable[nn.Module], **compile_kwargs) -> int:
+def compile_per_block(blocks: Iterable[nn.Module], hima=None, **compile_kwargs) -> int:
     """Compile each module of ``blocks`` in place (``block.compile(**compile_kwargs)``); return how many.
 
     The safe way to combine torch.compile with HiMA: pass e.g. the transformer blocks, not the whole model.
+    Blocks of one class share one compiled-code cache, with one graph per ``requires_grad`` pattern of a
+    block's parameters. Dynamo's default limit (8 graphs) is below what HiMA's tiers produce, and past the
+    limit a block silently runs eager. Given the engine (``hima``), the limit is raised to what its tiers
+    can produce (see ``HiMA.requires_grad_patterns``), so no block falls back.
     """
-    count = 0
+    blocks = list(blocks)
     for block in blocks:
         if not isinstance(block, nn.Module):
             raise TypeError(f"compile_per_block expects nn.Module blocks, got {type(block).__name__}")
+    if hima is not None:
+        by_class: dict[type, list[nn.Module]] = {}
+        for block in blocks:
+            by_class.setdefault(type(block), []).append(block)
+        raise_recompile_limit([hima.requires_grad_patterns(group) for group in by_class.values()])
+    for block in blocks:
         block.compile(**compile_kwargs)
-        count += 1
-    return count
+    return len(blocks)
+
+
+def raise_recompile_limit(patterns_per_code: list[int]) -> int:
+    """Raise Dynamo's per-code and total recompile limits (never lower them) so that each compiled code
+    object can hold its patterns twice (training, plus evaluation under no_grad, which guards differently).
+    Returns the per-code limit now in force."""
+    import torch._dynamo as dynamo
+
+    config = dynamo.config
+    need = 2 * max(patterns_per_code, default=1)
+    total = 2 * sum(patterns_per_code)
+    # torch >= 2.7 calls them recompile_limit / accumulated_recompile_limit; older ones *cache_size_limit.
+    for per_code, accumulated in (("recompile_limit", "accumulated_recompile_limit"),
+                                  ("cache_size_limit", "accumulated_cache_size_limit")):
+        if hasattr(config, per_code):
+            setattr(config, per_code, max(getattr(config, per_code), need))
+        if hasattr(config, accumulated):
+            setattr(config, accumulated, max(getattr(config, accumulated), total))
+    return int(getattr(config, "recompile_limit", getattr(config, "cache_size_limit", need)))
+
+
+def uncompiled():
+    """Context manager: compiled modules run eagerly inside (evaluation). An evaluation under no_grad would
+    otherwise compile one more graph per requires_grad pattern; its speed does not matter, its compiles do."""
+    import contextlib
+
+    import torch
+
+    set_stance = getattr(torch.compiler, "set_stance", None)  # torch >= 2.6
+    return set_stance("force_eager") if set_stance is not None else contextlib.nullcontext()

@@ -409,6 +409,18 @@ class HiMA(EngineStateMixin):
         """Device bytes of Cold optimizer state currently evicted (offloaded to CPU or dropped)."""
         return self._store.evicted_bytes()
 
+    def requires_grad_patterns(self, modules: list[nn.Module]) -> int:
+        """Upper bound on the distinct ``requires_grad`` patterns this engine gives the parameters of
+        ``modules`` that share one forward (so one torch.compile cache): 1 for ``full``; one fixed pattern
+        per module for ``random-static``; for ``hima``/``hima-no-warm`` any combination of the unpinned
+        parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block)."""
+        if self.config.method == "full":
+            return 1
+        if self.config.method == "random-static":
+            return len(modules)
+        free = [sum(1 for p in m.parameters() if self._name_of.get(id(p)) not in (None, *self._pins)) for m in modules]
+        return 2 ** max(free, default=0)
+
     def updated_elements_last_step(self) -> int:
         """Elements whose gradients the optimizer applied in the last step."""
         return self._updated_last_step

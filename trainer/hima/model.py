@@ -2,7 +2,8 @@
 
 Tied embeddings (``lm_head.weight`` IS ``transformer.wte.weight``: one registered tensor), causal
 SDPA attention, GPT-2 biases, no dropout (training here is short; dropout would also make resume
-depend on RNG consumption inside the model).
+depend on RNG consumption inside the model). The training loss is computed by ``linear_cross_entropy``
+over row chunks, so the (batch x seq x vocab) logits and their gradient never exist whole.
 """
 from __future__ import annotations
 
@@ -46,6 +47,65 @@ def gpt_config(preset: str, vocab_size: int, block_size: int | None = None) -> G
     if block_size is not None:
         arch["block_size"] = block_size
     return GPTConfig(vocab_size=padded_vocab(vocab_size), **arch)
+
+
+LOSS_CHUNK_ROWS = 2048  # rows of logits alive at once in linear_cross_entropy (2048 x 50304 fp32 = 412 MB)
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """mean cross_entropy(h @ weight.T, targets) whose gradients are computed chunk by chunk in forward.
+
+    Plain autograd keeps the whole logits tensor plus an fp32 log-softmax of it for backward (GPT-2 Small,
+    6 x 1024 tokens: 0.6 GB bf16 + 1.2 GB fp32, and another 1.2 GB for their gradient). Here each chunk's
+    logits live only while its share of grad_h and grad_weight is accumulated; backward only scales them.
+    Same matmuls as autograd (logits, grad_h, grad_weight), so no recomputation.
+    """
+
+    @staticmethod
+    def forward(ctx, h, weight, targets, compute_dtype, need_h, need_weight):
+        n = h.shape[0]
+        loss = torch.zeros((), dtype=torch.float32, device=h.device)
+        grad_h = torch.empty_like(h) if need_h else None
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if need_weight else None
+        w = weight.to(compute_dtype)
+        for start in range(0, n, LOSS_CHUNK_ROWS):
+            hc = h[start:start + LOSS_CHUNK_ROWS].to(compute_dtype)
+            tc = targets[start:start + LOSS_CHUNK_ROWS]
+            logits = (hc @ w.t()).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            loss += (lse - logits.gather(1, tc[:, None]).squeeze(1)).sum()
+            if need_h or need_weight:
+                # d(mean loss)/d(logits) = (softmax - one_hot) / n, built in place in the logits buffer.
+                grad = logits.sub_(lse[:, None]).exp_()
+                grad.scatter_add_(1, tc[:, None], torch.full_like(lse[:, None], -1.0))
+                grad = grad.mul_(1.0 / n).to(compute_dtype)
+                if need_h:
+                    grad_h[start:start + LOSS_CHUNK_ROWS] = grad @ w
+                if need_weight:
+                    grad_weight.add_(grad.t() @ hc)
+        ctx.save_for_backward(*(t for t in (grad_h, grad_weight) if t is not None))
+        ctx.need, ctx.weight_dtype = (need_h, need_weight), weight.dtype
+        return loss / n
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        saved = iter(ctx.saved_tensors)
+        grad_h = next(saved) * grad_loss if ctx.need[0] else None
+        grad_weight = (next(saved) * grad_loss).to(ctx.weight_dtype) if ctx.need[1] else None
+        return grad_h, grad_weight, None, None, None, None
+
+
+def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``F.cross_entropy(h @ weight.T, targets)`` (mean over rows; no ignore_index) without materialising
+    all logits. ``h``: (rows, d); ``weight``: (vocab, d); ``targets``: (rows,). Under autocast the matmuls
+    run in the autocast dtype and the softmax in fp32, as autocast would do for the plain expression."""
+    device_type = h.device.type
+    compute_dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else h.dtype
+    grad_on = torch.is_grad_enabled()
+    with torch.autocast(device_type, enabled=False):
+        return _LinearCrossEntropy.apply(
+            h, weight, targets, compute_dtype, grad_on and h.requires_grad, grad_on and weight.requires_grad
+        )
 
 
 class CausalSelfAttention(nn.Module):
@@ -104,6 +164,10 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one tensor, registered once
+        # False: the token embedding's input side gets no gradient (its weight still gets lm_head's). Then,
+        # when wpe and the lowest blocks are frozen, backward stops at the lowest trainable block and those
+        # blocks keep no activations for it. An approximation for the tied weight; off by default.
+        self.input_embedding_grad = True
         self.apply(self._init_weights)
         # GPT-2: residual projections scaled by 1/sqrt(2 * n_layer) so the residual stream stays O(1).
         for name, p in self.named_parameters():
@@ -124,18 +188,18 @@ class GPT(nn.Module):
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Without targets: (logits, None). With targets: (None, mean cross-entropy loss)."""
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}")
         pos = torch.arange(T, device=idx.device)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        wte = self.transformer.wte.weight if self.input_embedding_grad else self.transformer.wte.weight.detach()
+        x = F.embedding(idx, wte) + self.transformer.wpe(pos)
         for block in self.transformer.h:
             x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        loss = None
-        if targets is not None:
-            # Under bf16 autocast, cross_entropy's log_softmax runs in fp32 by itself: no extra fp32 copy of
-            # the (B, T, vocab) logits here.
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
-        return logits, loss
+        x = self.transformer.ln_f(x)
+        if targets is None:
+            return self.lm_head(x), None
+        # Training and evaluation need only the loss: no (B, T, vocab) logits are returned.
+        return None, linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.view(-1))

@@ -17,6 +17,7 @@ from dataclasses import asdict
 import torch
 
 from . import HiMA, HiMAConfig, compile_per_block
+from .compile import uncompiled
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
 from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
@@ -93,7 +94,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
         if cfg.compile:
-            compile_per_block(self.model.transformer.h)
+            compile_per_block(self.model.transformer.h, hima=self.hima)  # raises the recompile limit to fit the tiers
         self.tokens_per_step = cfg.batch_size * self.batches.block_size
         self.step = 0
         self.first_loss: float | None = None
@@ -240,7 +241,7 @@ class Trainer:
     def evaluate(self) -> float:
         self.model.eval()
         losses = []
-        with torch.no_grad(), self.autocast:
+        with torch.no_grad(), self.autocast, uncompiled():  # no evaluation graphs to fill the compile cache
             for x, y in self.batches.val_batches(self.cfg.eval_batches):
                 _, loss = self.model(x.to(self.device), y.to(self.device))
                 losses.append(loss.float())
@@ -267,6 +268,21 @@ class Trainer:
         )
         loss_sum.zero_()
 
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+        """One optimizer step on the batch (x, y) at learning rate ``lr``: forward/backward under autocast,
+        clip, ``hima.step()``, ``zero_grad``. Returns the loss as a device tensor: no host sync, no events,
+        so the benchmark times exactly this code."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with self.autocast:
+            _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            self.hima.clip_grad_norm_(self.cfg.grad_clip)  # clips only applied gradients, not probe ones
+        self.hima.step()
+        self.hima.zero_grad()
+        return loss.detach()
+
     def run(self) -> str:
         """Train to max_steps (or until stopped). Returns the done reason."""
         started = time.perf_counter()
@@ -283,18 +299,9 @@ class Trainer:
             if self.stop_requested:
                 break
             lr = lr_at(cfg, self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            x, y = self.batches.train_batch(self.step)
-            with self.autocast:
-                _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-            loss.backward()
-            if cfg.grad_clip > 0:
-                self.hima.clip_grad_norm_(cfg.grad_clip)  # clips only applied gradients, not probe ones
-            self.hima.step()
-            self.hima.zero_grad()
+            loss = self.train_step(*self.batches.train_batch(self.step), lr)
             self.step += 1
-            loss_sum += loss.detach().float()
+            loss_sum += loss.float()
             interval_steps += 1
 
             if interval_steps >= cfg.log_every or self.step == cfg.max_steps:

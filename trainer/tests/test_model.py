@@ -13,8 +13,10 @@ def test_logits_shape_and_loss():
     model = GPT(gpt_config("tiny", vocab_size=100, block_size=32))
     torch.manual_seed(0)
     idx, targets = torch.randint(0, 100, (3, 32)), torch.randint(0, 100, (3, 32))
-    logits, loss = model(idx, targets)
+    logits, _ = model(idx)
     assert logits.shape == (3, 32, 128)  # 100 padded to 128
+    _, loss = model(idx, targets)
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits.view(-1, 128), targets.view(-1)), atol=1e-5)
     # An untrained model predicts ~uniformly: loss near ln(vocab).
     assert abs(loss.item() - torch.log(torch.tensor(128.0)).item()) < 0.5
 
@@ -47,3 +49,54 @@ def test_attention_is_causal():
         lb, _ = model(b)
     assert torch.allclose(la[0, :10], lb[0, :10], atol=1e-5)
     assert not torch.allclose(la[0, 10:], lb[0, 10:])
+
+
+def test_chunked_loss_gives_the_plain_loss_and_gradients(monkeypatch):
+    import hima.model as model_module
+
+    monkeypatch.setattr(model_module, "LOSS_CHUNK_ROWS", 10)  # 3 x 16 rows: several chunks, a ragged last one
+    torch.manual_seed(0)
+    model = GPT(gpt_config("tiny", vocab_size=64, block_size=16))
+    idx, targets = torch.randint(0, 64, (3, 16)), torch.randint(0, 64, (3, 16))
+    _, loss = model(idx, targets)
+    loss.backward()
+    chunked = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    logits, _ = model(idx)
+    plain = torch.nn.functional.cross_entropy(logits.view(-1, 64), targets.view(-1))
+    plain.backward()
+    assert torch.allclose(loss, plain, atol=1e-6)
+    for name, p in model.named_parameters():
+        assert torch.allclose(chunked[name], p.grad, atol=1e-6), name
+
+
+def test_frozen_head_gets_no_gradient_and_a_frozen_model_still_gives_the_loss():
+    model = GPT(gpt_config("tiny", vocab_size=64, block_size=16))
+    idx = torch.randint(0, 64, (2, 16))
+    model.transformer.wte.weight.requires_grad_(False)
+    _, loss = model(idx, idx)
+    loss.backward()
+    assert model.transformer.wte.weight.grad is None and model.transformer.h[0].mlp.c_fc.weight.grad is not None
+    with torch.no_grad():
+        _, loss = model(idx, idx)
+    assert torch.isfinite(loss) and not loss.requires_grad
+
+
+def test_without_input_embedding_gradient_backward_stops_at_the_lowest_trainable_block():
+    torch.manual_seed(0)
+    model = GPT(gpt_config("tiny", vocab_size=64, block_size=16))
+    idx = torch.randint(0, 64, (2, 16))
+    model.transformer.wpe.weight.requires_grad_(False)
+    for p in model.transformer.h[0].parameters():
+        p.requires_grad_(False)
+    model(idx, idx)[1].backward()
+    with_input = model.transformer.wte.weight.grad.clone()
+    model.zero_grad()
+    model.input_embedding_grad = False
+    _, loss = model(idx, idx)
+    loss.backward()
+    # Only lm_head's share remains: rows of tokens that never appear as input or target differ from before
+    # only in the input-side part, which is gone.
+    assert model.transformer.wte.weight.grad is not None
+    assert not torch.allclose(with_input, model.transformer.wte.weight.grad)
+    assert loss.grad_fn is not None and model.transformer.h[0].attn.c_attn.weight.grad is None
