@@ -1,12 +1,14 @@
-// The one live training run in this window: the trainer process (RunManager), the panel state it feeds
-// (RunModel), the status bar item, and the notifications at its end.
+// The one live training run in this window: the trainer (a detached DetachedRun, launched here or attached
+// after a reload), the panel state it feeds (RunModel), the status bar item, and the notifications at its end.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
 import { PROTOCOL_VERSION } from "../protocol/protocol.generated";
-import { describeExit, type ControlWithoutIdAndVersion, type RunManager, type TrainerExit } from "./run/RunManager";
+import { applyLiveEvent } from "./run/liveModel";
+import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from "./run/RunManager";
 import { RunModel } from "./run/RunModel";
 import { STDERR_FILE } from "./run/RunStore";
+import type { TrainerHandle } from "./run/TrainerHandle";
 import type { PanelHost } from "./views/PanelHost";
 import { doneSummary, statusBarText, type LiveStatus } from "./views/statusText";
 
@@ -19,7 +21,10 @@ const SHOWN_STDERR_LINES = 8;
 
 export class LiveRun implements vscode.Disposable {
   readonly model: RunModel;
-  /** Resolves with the trainer's hello; rejects if the process exits first. */
+  /**
+   * Resolves with the trainer's hello (this process's own; for an attached run, the one in its log);
+   * rejects if the process exits first.
+   */
   readonly hello: Promise<HelloEvent>;
   /** Last cutoffs the trainer reported (hello or tiers), for the Set Cutoffs input boxes. */
   cutoffs: Cutoffs | null = null;
@@ -33,7 +38,7 @@ export class LiveRun implements vscode.Disposable {
   private ended = false;
 
   constructor(
-    readonly manager: RunManager,
+    readonly manager: TrainerHandle,
     private readonly panel: PanelHost,
     private readonly log: vscode.LogOutputChannel,
     maxPoints: number,
@@ -54,9 +59,15 @@ export class LiveRun implements vscode.Disposable {
     this.hello.catch(() => {}); // Observed by whoever awaits the start; never an unhandled rejection.
 
     this.unsubscribe.push(
-      manager.onEvent((e) => {
-        if (e.type === "hello") resolveHello(e);
-        this.onEvent(e);
+      manager.onEvent((e, replayed) => {
+        // A resumed run's log starts with the old segment's hello: the start is the new trainer's hello.
+        if (e.type === "hello" && (!replayed || manager.attached)) resolveHello(e);
+        this.onEvent(e, replayed);
+      }),
+      manager.onControlFailed((id, reason) => {
+        this.log.warn(`[trainer ${manager.runId}] control ${id} not delivered: ${reason}`);
+        this.model.apply({ v: PROTOCOL_VERSION, type: "rejected", id, reason: `not delivered to the trainer: ${reason}` });
+        this.panel.scheduleUpdate();
       }),
       manager.onNoise((text, reason) => this.log.warn(`[trainer ${manager.runId}] ${reason}: ${text.slice(0, 500)}`)),
       manager.onExit((exit) => {
@@ -103,11 +114,12 @@ export class LiveRun implements vscode.Disposable {
     if (this.statusTimer) clearTimeout(this.statusTimer);
     for (const u of this.unsubscribe.splice(0)) u();
     this.statusItem.dispose();
-    if (!this.ended) this.manager.kill();
+    // A detached trainer keeps training without this window; a later window re-attaches to it.
+    if (!this.ended) this.manager.release();
   }
 
-  private onEvent(e: Event): void {
-    this.model.apply(e);
+  private onEvent(e: Event, replayed: boolean): void {
+    applyLiveEvent(this.model, e, replayed);
     switch (e.type) {
       case "hello":
         this.status.state = "running";
@@ -128,13 +140,15 @@ export class LiveRun implements vscode.Disposable {
         break;
       case "error":
         this.log.error(`[trainer ${this.runId}] ${e.fatal ? "fatal error" : "error"}: ${e.message}`);
-        if (e.fatal) void vscode.window.showErrorMessage(`HiMA run ${this.runId}: ${e.message}`);
+        if (e.fatal && !replayed) void vscode.window.showErrorMessage(`HiMA run ${this.runId}: ${e.message}`);
         break;
       case "rejected":
         this.log.warn(`[trainer ${this.runId}] control ${e.id ?? "?"} rejected: ${e.reason}`);
         break;
       case "done":
-        this.lastDone = e;
+        // A replayed done ended an earlier segment of this run; the next hello starts the current one.
+        if (replayed) this.status.state = "starting";
+        else this.lastDone = e;
         break;
     }
     this.scheduleStatus();

@@ -1,10 +1,13 @@
-// Entry point of the HiMA extension: the panel host, the commands, and the one live run of this window.
+// Entry point of the HiMA extension: the panel host, the commands, and the one live run of this window
+// (re-attached at activation when a detached trainer is still training).
 import * as vscode from "vscode";
 import type { LiveRun } from "./LiveRun";
 import { forgetVerifiedPythons } from "./commands/ensurePython";
 import { openRun } from "./commands/openRun";
 import { panelMessageHandler } from "./commands/panelMessages";
 import { prepareDatasetCommand } from "./commands/prepareDataset";
+import { reattachOnActivation } from "./commands/reattach";
+import { resumeRun } from "./commands/resumeRun";
 import type { HimaServices } from "./commands/services";
 import { setCutoffs } from "./commands/setCutoffs";
 import { startTraining } from "./commands/startTraining";
@@ -54,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register("hima.stopTraining", "Stop Training", () => stopTraining(services));
   register("hima.setCutoffs", "Set Cutoffs", () => setCutoffs(services));
   register("hima.openRun", "Open Run", () => openRun(services));
+  register("hima.resumeRun", "Resume Run", () => resumeRun(services));
   register("hima.prepareDataset", "Prepare Dataset", () => prepareDatasetCommand(services));
   register("hima.showPanel", "Show Tier Panel", () => {
     // From the status bar the user means the live run, even if a replay is on screen.
@@ -61,10 +65,13 @@ export function activate(context: vscode.ExtensionContext): void {
     return panel.reveal();
   });
   register("hima.openPanelInEditor", "Open Tier Panel in Editor", () => panel.openInEditor());
+
+  // A window reload does not stop training: pick up the run where the panel left it.
+  reattachOnActivation(services).catch((err) => log.error(`Re-attaching to a live run failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
 }
 
 export function deactivate(): void {
-  // Never leave a trainer running without its window; its events.jsonl stays readable for Open Run.
+  // The trainer is detached and keeps training; the next window re-attaches to it (HiMA: Stop Training stops it).
   live?.dispose();
   live = undefined;
 }

@@ -1,7 +1,10 @@
-// HiMA: Open Run — pick a past run under the runs folder and replay its events.jsonl into the panel.
+// HiMA: Open Run — pick a run under the runs folder: a past one is replayed from its events.jsonl into the
+// panel; one still training (started by an earlier window) is attached to and followed live.
 import * as vscode from "vscode";
 import { RunModel } from "../run/RunModel";
 import { listRuns, readRunEvents } from "../run/RunStore";
+import { findLiveRun, findLiveRuns, safeRunDir } from "../run/runDiscovery";
+import { attachLiveRun } from "./reattach";
 import type { HimaServices } from "./services";
 import { readSettings } from "./settings";
 
@@ -13,9 +16,11 @@ export async function openRun(services: HimaServices): Promise<void> {
     return;
   }
   const live = services.liveRun();
+  const training = new Set((await findLiveRuns(settings.runsFolder)).map((r) => r.id));
+  if (live && !live.isEnded) training.add(live.runId);
   const items = runs.map((r) => ({
     label: `${r.status === "done" ? "$(pass)" : "$(warning)"} ${r.id}`,
-    description: [r.method, r.preset, r.steps !== null ? `${r.steps} steps` : null, r.status === "done" ? null : live && !live.isEnded && live.runId === r.id ? "live" : "incomplete"]
+    description: [r.method, r.preset, r.steps !== null ? `${r.steps} steps` : null, training.has(r.id) ? "live" : r.status === "done" ? null : "incomplete"]
       .filter(Boolean)
       .join(" · "),
     detail: new Date(r.mtime).toLocaleString(),
@@ -28,10 +33,19 @@ export async function openRun(services: HimaServices): Promise<void> {
     await services.panel.reveal();
     return;
   }
+  const runDir = safeRunDir(settings.runsFolder, picked.run.id);
+  const trainer = await findLiveRun(settings.runsFolder, picked.run.id);
+  if (trainer) {
+    // Still training, started by an earlier window: follow it live (the current live run, if any, keeps
+    // training detached and can be opened again).
+    attachLiveRun(services, trainer, settings.chartMaxPoints);
+    await services.panel.reveal();
+    return;
+  }
   const model = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: `HiMA: loading run ${picked.run.id}` },
     async () => {
-      const { events, skipped, torn } = await readRunEvents(picked.run.dir);
+      const { events, skipped, torn } = await readRunEvents(runDir);
       const m = new RunModel({ maxPoints: settings.chartMaxPoints });
       for (const e of events) m.apply(e);
       m.setStatus("replay");

@@ -1,12 +1,12 @@
-// HiMA: Start Training — pick what and on which data, find Python, launch the trainer into a new run folder,
-// and show progress until its hello (cancellable, with a timeout that kills a trainer that never starts).
+// HiMA: Start Training — pick what and on which data, find Python, launch the trainer (detached) into a new
+// run folder, and show progress until its hello (cancellable, with a timeout that kills a trainer that never starts).
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { LiveRun } from "../LiveRun";
-import { RunManager } from "../run/RunManager";
+import { DetachedRun } from "../run/DetachedRun";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
 import { trainerArgs } from "../run/trainerCommand";
 import { ensurePython } from "./ensurePython";
+import { showLiveRun, waitForHello } from "./liveRunView";
 import { pickDataset, pickLaunch, PREPARE_BROWN } from "./pickLaunch";
 import { brownSource, datasetOutDir, prepareWithProgress, TINY_VOCAB_SIZE } from "./prepareDataset";
 import type { HimaServices } from "./services";
@@ -71,48 +71,9 @@ export async function startTraining(services: HimaServices): Promise<void> {
     launchedBy: "vscode",
   });
   services.log.info(`Starting run ${runId}: ${python} ${args.join(" ")}`);
-  const manager = RunManager.start({ command: python, args, cwd: wsDir, env: { ...process.env, PYTHONUNBUFFERED: "1" }, runId, runDir });
-  const run = new LiveRun(manager, services.panel, services.log, settings.chartMaxPoints, (ended) => {
-    if (services.liveRun() === ended) void vscode.commands.executeCommand("setContext", "hima.runLive", false);
-  });
-  services.liveRun()?.dispose();
-  services.setLiveRun(run);
-  void vscode.commands.executeCommand("setContext", "hima.runLive", true);
-  services.panel.show(run.model);
+  // Detached: the run outlives this window (a reload re-attaches to it through its run folder).
+  const trainer = DetachedRun.launch({ command: python, args, cwd: wsDir, env: process.env, runId, runDir });
+  const run = showLiveRun(services, trainer, settings.chartMaxPoints);
   void services.panel.reveal();
   await waitForHello(run, settings.startTimeoutMs, path.relative(wsDir, runDir));
-}
-
-/** Progress notification until the hello: resolves when it came, kills the trainer on cancel or timeout. */
-async function waitForHello(run: LiveRun, timeoutMs: number, runDirLabel: string): Promise<void> {
-  const outcome = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `HiMA: starting run ${run.runId}`, cancellable: true },
-    (progress, token) => {
-      progress.report({ message: "starting Python, importing torch, building the model…" });
-      let timer: NodeJS.Timeout | undefined;
-      return new Promise<"hello" | "exited" | "cancelled" | "timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), timeoutMs);
-        token.onCancellationRequested(() => resolve("cancelled"));
-        run.hello.then(
-          () => resolve("hello"),
-          () => resolve("exited"),
-        );
-      }).finally(() => clearTimeout(timer));
-    },
-  );
-  if (outcome === "hello") return;
-  if (outcome === "exited") return; // LiveRun reports the crash with its stderr tail.
-  run.cancelled = true;
-  run.manager.kill();
-  if (outcome === "timeout") {
-    const tail = run.manager.stderrTail().slice(-6).join("\n");
-    const choice = await vscode.window.showErrorMessage(
-      `HiMA: the trainer did not start within ${Math.round(timeoutMs / 1000)} s (no hello event), so it was stopped. ` +
-        `Raise hima.startTimeoutSeconds if the machine is slow.${tail ? `\n${tail}` : ""}`,
-      "Show Log",
-    );
-    if (choice === "Show Log") await vscode.window.showTextDocument(vscode.Uri.file(run.stderrLogPath()));
-  } else {
-    void vscode.window.showInformationMessage(`HiMA: run ${run.runId} cancelled before it started (${runDirLabel}).`);
-  }
 }

@@ -1,0 +1,53 @@
+// HiMA: Resume Run — pick a run that has a checkpoint and no trainer, and continue it in the same run folder
+// (detached, like a new run). The panel replays the run's log, then follows the resumed trainer.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { DetachedRun } from "../run/DetachedRun";
+import { resumeLaunch } from "../run/resumeLaunch";
+import { resumableRuns } from "../run/runDiscovery";
+import { ensurePython } from "./ensurePython";
+import { showLiveRun, waitForHello } from "./liveRunView";
+import type { HimaServices } from "./services";
+import { readSettings, workspaceDir } from "./settings";
+
+export async function resumeRun(services: HimaServices): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    const choice = await vscode.window.showErrorMessage("HiMA: resuming a run runs Python in this workspace; trust the workspace first.", "Manage Workspace Trust");
+    if (choice) await vscode.commands.executeCommand("workbench.trust.manage");
+    return;
+  }
+  const wsDir = workspaceDir();
+  if (!wsDir) {
+    void vscode.window.showErrorMessage("HiMA: open a folder first; runs are stored in its .hima/runs.");
+    return;
+  }
+  const settings = readSettings();
+  const runs = await resumableRuns(settings.runsFolder);
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(`HiMA: no run in ${settings.runsFolder} has a checkpoint to resume from (runs still training are not listed).`);
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(
+    runs.map((r) => ({
+      label: r.id,
+      description: [r.method, r.preset, r.steps !== null ? `${r.steps} steps` : null, r.status === "done" ? "finished" : "cut off"].filter(Boolean).join(" · "),
+      detail: `checkpoint ${path.basename(r.checkpoint)} · ${new Date(r.mtime).toLocaleString()}`,
+      run: r,
+    })),
+    { title: "HiMA: Resume Run", placeHolder: "Run to continue from its latest checkpoint", matchOnDescription: true },
+  );
+  if (!picked) return;
+  const current = services.liveRun();
+  if (current && !current.isEnded) {
+    const choice = await vscode.window.showWarningMessage(`HiMA run ${current.runId} is still training. Stop it and resume ${picked.run.id}?`, { modal: true }, "Stop and Resume");
+    if (choice !== "Stop and Resume") return;
+    await current.stop();
+  }
+  const python = await ensurePython(wsDir, services.extensionContext.extensionPath, services.log);
+  if (!python) return;
+  const launch = await resumeLaunch(settings.runsFolder, picked.run.id, python, wsDir);
+  services.log.info(`Resuming run ${launch.runId}: ${python} ${launch.args.join(" ")}`);
+  const run = showLiveRun(services, DetachedRun.launch(launch), settings.chartMaxPoints);
+  void services.panel.reveal();
+  await waitForHello(run, settings.startTimeoutMs, path.relative(wsDir, launch.runDir));
+}
