@@ -11,18 +11,19 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 const RETRY_MS = 100;
 
 /**
- * Where the trainer of `runDir` listens: the path in control.path (the trainer's fallback for run folders
- * too deep for a socket path), else trainer.json's control_socket, else <runDir>/control.sock.
+ * Where the trainer of `runDir` listens: trainer.json's control_socket (written by the running trainer),
+ * else the path in control.path (the trainer's fallback for run folders too deep for a socket path), else
+ * <runDir>/control.sock. Re-read at every connection attempt: a resumed trainer rewrites these files.
  */
 export async function controlSocketPath(runDir: string): Promise<string> {
+  const record = await readTrainerRecord(runDir);
+  if (record?.controlSocket && isAbsolute(record.controlSocket)) return record.controlSocket;
   try {
     const named = (await fs.readFile(join(runDir, CONTROL_PATH_FILE), "utf8")).split("\n")[0].trim();
     if (named && isAbsolute(named)) return named;
   } catch {
     // no fallback file
   }
-  const record = await readTrainerRecord(runDir);
-  if (record?.controlSocket && isAbsolute(record.controlSocket)) return record.controlSocket;
   return join(runDir, CONTROL_SOCKET_FILE);
 }
 

@@ -30,6 +30,8 @@ export interface DetachedRunOptions {
   livenessPollMs?: number;
   /** The follower's polling interval (ms). */
   followPollMs?: number;
+  /** How long a control waits for the trainer's socket to accept a connection (ms). */
+  connectTimeoutMs?: number;
   /** After SIGTERM, how long before SIGKILL (ms). */
   termGraceMs?: number;
 }
@@ -87,7 +89,7 @@ export class DetachedRun implements TrainerHandle {
     private readonly opts: DetachedRunOptions,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
-    this.channel = new ControlChannel(runDir);
+    this.channel = new ControlChannel(runDir, opts.connectTimeoutMs);
     this.pid = record?.pid ?? null;
     this.startedMs = record?.startedMs ?? null;
     // What the log holds already is history: an earlier segment of a resumed run, or what an attached
