@@ -81,6 +81,10 @@ config: {
 
 }
 tensors: TensorInfo[]
+/**
+ * Training processes (torchrun ranks); absent or 1 for a one-process run.
+ */
+nproc?: number
 }
 /**
  * Tier boundaries as cumulative fractions of parameter ELEMENTS, tensors ranked by score (highest first). Tensors whose cumulative element share is within `hot` are Hot, within `warm` are Warm, the rest Cold. 0 <= hot <= warm <= 1; the Cold share is 1 - warm.
@@ -217,6 +221,44 @@ peak_bytes: (number | null)
  * Process resident set size (CPU runs), null where unknown.
  */
 rss_bytes: (number | null)
+ranks?: RankMemory
+}
+/**
+ * Multi-process (torchrun) runs only: the memory event's figures across ranks (the top-level ones are rank 0's), and the gradient bytes all-reduced.
+ * 
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "RankMemory".
+ */
+export interface RankMemory {
+nproc: number
+/**
+ * Min/max over ranks of torch.cuda.memory_allocated; null on CPU.
+ */
+allocated_bytes: (MinMax | null)
+/**
+ * Min/max over ranks of torch.cuda.max_memory_allocated; null on CPU.
+ */
+peak_bytes: (MinMax | null)
+/**
+ * Min/max over ranks of the process resident set size; null where unknown.
+ */
+rss_bytes: (MinMax | null)
+/**
+ * Gradient payload bytes all-reduced per step (each rank's contribution), averaged over the steps since the previous memory event. Cold tensors send none.
+ */
+allreduce_bytes_per_step: number
+/**
+ * Gradient payload bytes all-reduced since this process started.
+ */
+allreduce_bytes_total: number
+}
+/**
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "MinMax".
+ */
+export interface MinMax {
+min: number
+max: number
 }
 /**
  * This interface was referenced by `HimaProtocol`'s JSON-Schema

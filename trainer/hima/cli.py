@@ -118,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
+    # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
+    # errors reach the stream through rank 0 (hima.distributed).
+    rank = int(os.environ.get("RANK", "0"))
     stdout_events = _take_stdout_for_events()
-    event_stream = None if args.quiet_stdout else stdout_events
+    event_stream = None if args.quiet_stdout or rank > 0 else stdout_events
     events: EventWriter | None = None
     channel: ControlSocket | None = None
     try:
@@ -135,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
-        run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
-        events = EventWriter(cfg.out, event_stream)
-        controls = ControlReader(sys.stdin.fileno())
-        if args.control_socket:
-            channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
-        write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
+        if rank > 0:
+            from .distributed import FollowerEvents, RankReports, env_world_size
+
+            events = FollowerEvents(RankReports(cfg.out, rank, env_world_size()))
+            controls = None
+        else:
+            run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
+            events = EventWriter(cfg.out, event_stream)
+            controls = ControlReader(sys.stdin.fileno())
+            if args.control_socket:
+                channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
+            write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
         from .train import Trainer  # imports torch + the engine: after arg checks
 
         trainer = Trainer(cfg, events, controls, resume)

@@ -22,6 +22,7 @@ from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state
 from .config import TrainConfig, engine_settings
 from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
 from .data import TokenBatches
+from .distributed import Distributed, PeerWatch, RankFailure, local_device
 from .events import EventWriter
 from .model import GPT, MODEL_PRESETS, gpt_config
 from .tensor_layout import tensor_infos
@@ -79,7 +80,10 @@ def _finite_score(score) -> float:
 class Trainer:
     def __init__(self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None):
         self.cfg, self.events, self.controls = cfg, events, controls
-        self.device = pick_device(cfg.device)
+        self.device = pick_device(local_device(cfg.device))
+        self.dist = Distributed.from_env(cfg.out, self.device)  # None unless torchrun started several processes
+        if self.dist is not None:
+            self.dist.check_batch(cfg.batch_size)
         use_bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and self.device.startswith("cuda"))
         self.dtype = "bfloat16" if use_bf16 else "float32"
         self.autocast = (
@@ -93,6 +97,7 @@ class Trainer:
         self.model = GPT(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
+        self.params = list(self.model.parameters())  # the same order on every rank: gradient buckets match
         if cfg.compile:
             compile_per_block(self.model.transformer.h, hima=self.hima)  # raises the recompile limit to fit the tiers
         self.tokens_per_step = cfg.batch_size * self.batches.block_size
@@ -108,6 +113,7 @@ class Trainer:
         self.paused = False
         self.stop_requested = False
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
+        self.watch: PeerWatch | None = None  # rank 0 of a multi-process run: reports failed peers
 
     # ---- checkpoints ----
     def _restore(self, ckpt: dict) -> None:
@@ -130,7 +136,9 @@ class Trainer:
         self.transitions_total = counters.get("transitions_total", 0)
         self.last_checkpoint = ckpt["path"]
 
-    def save(self) -> str:
+    def save(self) -> str | None:
+        if self.dist is not None and not self.dist.is_main:
+            return None  # rank 0 writes the checkpoint (all ranks hold the same model and tiers)
         payload = {
             "model": self.model.state_dict(),
             "hima": self.hima.state_dict(),
@@ -154,6 +162,7 @@ class Trainer:
             max_steps=self.cfg.max_steps, start_step=self.start_step, cutoffs=self._cutoffs(),
             model={"preset": self.cfg.preset, "n_params": self.model.num_params(), "n_layer": self.model_config.n_layer},
             config={**self.cfg.to_json(), "device": self.device}, tensors=tensor_infos(self.model),
+            nproc=self.dist.world_size if self.dist else 1,
         )
 
     def _cutoffs(self) -> dict:
@@ -177,14 +186,23 @@ class Trainer:
     def emit_memory(self) -> None:
         state = {k: int(v) for k, v in self.hima.optimizer_state_bytes().items()}
         cuda = self.device.startswith("cuda")
+        allocated = torch.cuda.memory_allocated() if cuda else None
+        peak = torch.cuda.max_memory_allocated() if cuda else None
+        rss = _rss_bytes()
+        extra = {}
+        if self.dist is not None:  # a collective: every rank emits memory at the same steps
+            alloc_mm, peak_mm, rss_mm = self.dist.min_max([allocated, peak, rss])
+            extra["ranks"] = {
+                "nproc": self.dist.world_size, "allocated_bytes": alloc_mm, "peak_bytes": peak_mm, "rss_bytes": rss_mm,
+                "allreduce_bytes_per_step": self.dist.take_bytes_per_step(),
+                "allreduce_bytes_total": self.dist.allreduce_bytes_total,
+            }
         self.events.emit(
             "memory", step=self.step, device=self.device,
             optimizer_state_bytes={k: state[k] for k in ("total", "hot", "warm", "cold")},
             full_optimizer_state_bytes=int(self.hima.full_optimizer_state_bytes()),
             evicted_bytes=int(self.hima.evicted_bytes()),
-            allocated_bytes=torch.cuda.memory_allocated() if cuda else None,
-            peak_bytes=torch.cuda.max_memory_allocated() if cuda else None,
-            rss_bytes=_rss_bytes(),
+            allocated_bytes=allocated, peak_bytes=peak, rss_bytes=rss, **extra,
         )
 
     def emit_done(self, reason: str, started: float) -> None:
@@ -228,6 +246,8 @@ class Trainer:
 
     def at_boundary(self) -> None:
         """Apply every queued control; while paused, block here (still answering controls)."""
+        if self.dist is not None:
+            return self._at_boundary_distributed()
         if self.controls is None:
             return
         for raw in self.controls.pending():
@@ -236,6 +256,22 @@ class Trainer:
             raw = self.controls.wait(0.2)
             if raw is not None:
                 self.handle_control(raw)
+
+    def _at_boundary_distributed(self) -> None:
+        # Rank 0 reads the lines; every rank applies the same ones here, so tiers and pauses stay in step.
+        # A pause keeps exchanging (empty) batches every 0.2 s: no collective waits long enough to time out.
+        def exchange(lines):
+            stop, agreed = self.dist.boundary(self.stop_requested, lines)
+            self.stop_requested = self.stop_requested or stop
+            for raw in agreed:
+                self.handle_control(raw)
+
+        if self.watch is not None and self.watch.failure:
+            raise RankFailure(self.watch.failure)
+        exchange(self.controls.pending() if self.controls is not None else [])
+        while self.paused and not self.stop_requested:
+            raw = self.controls.wait(0.2) if self.controls is not None else None
+            exchange([] if raw is None else [raw])
 
     # ---- the loop ----
     def evaluate(self) -> float:
@@ -256,7 +292,9 @@ class Trainer:
 
     def _emit_step(self, loss_sum: torch.Tensor, steps: int, lr: float, elapsed: float) -> None:
         """One step event for the last `steps` steps: mean loss, time per step averaged over them."""
-        mean_loss = float(loss_sum.item()) / steps  # the one device sync per interval
+        # Under torchrun each rank's loss is over its slice of the global batch: report their mean.
+        total = loss_sum if self.dist is None else self.dist.mean(loss_sum)
+        mean_loss = float(total.item()) / steps  # the one device sync per interval
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
         elapsed = max(1e-9, elapsed)
@@ -277,14 +315,40 @@ class Trainer:
         with self.autocast:
             _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
         loss.backward()
+        if self.dist is not None:
+            self.dist.sync_gradients(self.params)  # before scoring: every rank scores the same gradients
         if self.cfg.grad_clip > 0:
             self.hima.clip_grad_norm_(self.cfg.grad_clip)  # clips only applied gradients, not probe ones
         self.hima.step()
         self.hima.zero_grad()
         return loss.detach()
 
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.batches.train_batch(step)
+        return (x, y) if self.dist is None else self.dist.local_slice(x, y)
+
     def run(self) -> str:
         """Train to max_steps (or until stopped). Returns the done reason."""
+        if self.dist is None:
+            return self._run()
+        if self.dist.is_main:
+            report = lambda rank, message: self.events.emit("error", message=message, fatal=True, rank=rank)
+            self.watch = PeerWatch(self.dist.reports, report)
+        try:
+            reason = self._run()
+        except Exception as e:
+            # A collective failing usually means a peer died: name it (its report may take a moment to land).
+            failure = self.watch.wait_for_failure(5.0) if self.watch is not None else None
+            if failure is not None and not isinstance(e, RankFailure):
+                raise RankFailure(f"{failure}; ending the run on all ranks ({type(e).__name__}: {e})") from e
+            raise
+        finally:
+            if self.watch is not None:
+                self.watch.stop()
+        self.dist.close(clean=True)
+        return reason
+
+    def _run(self) -> str:
         started = time.perf_counter()
         cfg = self.cfg
         self.emit_hello()
@@ -299,7 +363,7 @@ class Trainer:
             if self.stop_requested:
                 break
             lr = lr_at(cfg, self.step)
-            loss = self.train_step(*self.batches.train_batch(self.step), lr)
+            loss = self.train_step(*self._batch(self.step), lr)
             self.step += 1
             loss_sum += loss.float()
             interval_steps += 1
