@@ -23,8 +23,8 @@ export function launchFake(env: Record<string, string> = {}, args: string[] = []
 }
 
 /** Resolves with the first event matching `match` (also one already in `seen`); rejects on exit or timeout. */
-export function waitFor(run: TrainerHandle, match: (e: Event) => boolean, timeoutMs: number, seen: Event[] = []): Promise<Event> {
-  const already = seen.find(match);
+export function waitFor(run: TrainerHandle, match: (e: Event, replayed: boolean) => boolean, timeoutMs: number, seen: Event[] = []): Promise<Event> {
+  const already = seen.find((e) => match(e, false));
   if (already) return Promise.resolve(already);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -32,8 +32,8 @@ export function waitFor(run: TrainerHandle, match: (e: Event) => boolean, timeou
       offExit();
       reject(new Error(`no matching event within ${timeoutMs} ms`));
     }, timeoutMs);
-    const off = run.onEvent((e) => {
-      if (!match(e)) return;
+    const off = run.onEvent((e, replayed) => {
+      if (!match(e, replayed)) return;
       clearTimeout(timer);
       off();
       offExit();
