@@ -129,9 +129,15 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     device = "cuda" if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()) else "cpu"
     cuda = device == "cuda"
     compile_stats.reset()
+    leftover = 0
     if cuda:
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+        # Bytes still allocated by earlier runs of this process: subtracted from every peak below, so a
+        # run's figures do not depend on its place in the suite (measured on an H100: every run after the
+        # first of a process peaked ~330 MiB higher, which looked like HiMA overhead).
+        leftover = torch.cuda.memory_allocated()
 
     events = EventWriter(run_dir, stdout=None) if spec.events else _NoEvents()
     trainer = None
@@ -255,7 +261,7 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         "train_loss": [round(v, 5) for v in torch.stack(losses).float().tolist()],
         "val_curve": [[st, round(v, 5)] for st, v in val_curve],
         "final_val_loss": val_curve[-1][1],
-        "memory": _memory(cuda, model_bytes, step_peaks, memory_from),
+        "memory": _memory(cuda, model_bytes, [p - leftover for p in step_peaks], memory_from, leftover),
         "optimizer_state": {
             "end_bytes": state_curve[-1][1], "max_bytes": max(b for _, b in state_curve),
             "full_bytes": int(hima.full_optimizer_state_bytes()) if hima is not None else state_curve[-1][1],
@@ -289,19 +295,20 @@ def _timing(step_ms: list[float], steady_from: int, tokens_per_step: int, wall_s
     }
 
 
-def _memory(cuda: bool, model_bytes: int | None, step_peaks: list[int], memory_from: int) -> dict:
+def _memory(cuda: bool, model_bytes: int | None, step_peaks: list[int], memory_from: int, leftover: int = 0) -> dict:
     if not cuda:
         return {"device": "cpu", "peak_allocated_bytes": None, "steady_peak_allocated_bytes": None}
     return {
         "device": "cuda",
-        "model_bytes": model_bytes,  # parameters (+ val batches) allocated before the first step
+        "leftover_bytes": leftover,  # allocated before this run began (earlier runs); not in the figures here
+        "model_bytes": model_bytes - leftover,  # parameters (+ val batches) allocated before the first step
         # Peak over every training step (counter reset after model + optimizer creation): includes the
         # first steps (compilation, the lazily created Adam state) and, for HiMA, the all-Hot start.
         "peak_allocated_bytes": max(step_peaks),
         # Peak from step memory_from on: the steady state, after HiMA's first re-tier.
         "steady_peak_allocated_bytes": max(step_peaks[memory_from:]),
         "steady_from_step": memory_from,
-        "end_allocated_bytes": torch.cuda.memory_allocated(),
+        "end_allocated_bytes": torch.cuda.memory_allocated() - leftover,
         "end_reserved_bytes": torch.cuda.memory_reserved(),
         "step_peak_mib": [round(b / 2**20) for b in step_peaks],  # which steps peak: probes, Warm updates
     }

@@ -82,3 +82,55 @@ def test_per_block_compile_gives_correct_gradient_presence_while_tiers_change():
 def test_compile_per_block_rejects_non_modules():
     with pytest.raises(TypeError, match="nn.Module"):
         compile_per_block([nn.Linear(2, 2), "block"])
+
+
+def test_per_block_compile_follows_hima_tier_changes_without_falling_back_to_eager():
+    """A GPT whose blocks are compiled (aot_eager) trains with HiMA through many re-tiers and probes: every
+    requires_grad pattern gets its own graph (none silently reused, no recompile-limit hit) and the loss and
+    gradients equal those of an eager copy driven through the same tiers."""
+    import copy
+
+    import torch._dynamo as dynamo
+    import torch._dynamo.utils as dynamo_utils
+
+    from hima.model import GPT, gpt_config
+
+    dynamo.reset()
+    dynamo_utils.counters.clear()
+    dynamo.config.skip_tensor_guards_with_matching_dict_tags = True  # torch's default; compile_per_block changes it
+    dynamo.config.recompile_limit = 8
+    torch.manual_seed(0)
+    eager = GPT(gpt_config("tiny", vocab_size=64, block_size=16))
+    compiled = copy.deepcopy(eager)
+    config = dict(first_retier=2, retier_every=2, probe_every=3, warm_every=2, hot=0.3, warm=0.6, hysteresis=0.0)
+    engines = []
+    for model in (eager, compiled):
+        engines.append(HiMA(model, torch.optim.AdamW(model.parameters(), lr=3e-3), HiMAConfig(**config)))
+    compile_per_block(compiled.transformer.h, hima=engines[1], backend="aot_eager")
+    assert dynamo.config.recompile_limit >= 2 * 16 and not dynamo.config.skip_tensor_guards_with_matching_dict_tags
+
+    g = torch.Generator().manual_seed(0)
+    patterns, changes = set(), 0
+    for step in range(14):
+        x = torch.randint(0, 64, (4, 16), generator=g)
+        patterns |= {tuple(p.requires_grad for p in block.parameters()) for block in compiled.transformer.h}
+        losses = []
+        for model, hima in zip((eager, compiled), engines):
+            _, loss = model(x, x)
+            loss.backward()
+            losses.append(loss.detach())
+            for name, p in model.named_parameters():
+                assert (p.grad is not None) == p.requires_grad, f"step {step}: {name}"
+            hima.clip_grad_norm_(1.0)
+            hima.step()
+            changes += len(hima.take_transitions() or []) if model is compiled else 0
+            hima.zero_grad()
+        assert torch.allclose(losses[0], losses[1], atol=1e-5), f"step {step}"
+        assert engines[0].tiers() == engines[1].tiers()
+    for pe, pc in zip(eager.parameters(), compiled.parameters()):
+        assert torch.allclose(pe, pc, atol=1e-4)
+    assert changes >= 6 and len(patterns) >= 4
+    frames = dynamo_utils.counters["frames"]["ok"]
+    assert frames >= len(patterns), f"{frames} graphs for {len(patterns)} requires_grad patterns: one was reused"
+    assert frames <= 16, "biases and norms are pinned Hot: at most 2**4 patterns per GPT block"
+    dynamo.reset()

@@ -424,3 +424,52 @@ def test_hima_trains_a_small_cnn():
         losses.append(loss.item())
     assert hima.counts()["cold"]["tensors"] > 0
     assert losses[-1] < 0.6 * losses[0]
+
+
+# ---- probes ----------------------------------------------------------------------------------------------
+
+def test_probes_rotate_over_cold_tensors_and_avoid_warm_update_steps():
+    # 4 Cold tensors, 4 probes per re-tier window: one tensor per probe, each probed once per window.
+    bag, _, hima = make([10] * 6, warm_every=4, first_retier=1000, retier_every=8, probe_every=2)
+    for i in range(4):
+        hima.pin(f"ps.{i}", "cold")
+    hima.pin("ps.5", "warm")
+    probed, warm_steps = [], []
+    for step in range(16):
+        bag.loss([1.0] * 6).backward()
+        probed.append([i for i in range(4) if bag.ps[i].grad is not None])
+        if bag.ps[5].grad is not None:
+            warm_steps.append(step)
+        hima.step()
+        hima.zero_grad()
+    assert warm_steps == [3, 7, 11, 15]
+    probe_steps = [s for s, got in enumerate(probed) if got]
+    assert not set(probe_steps) & set(warm_steps), "a probe must not stack on a Warm update step"
+    assert all(len(got) <= 1 for got in probed), "a probe takes a bounded share of the Cold tensors"
+    assert [got[0] for got in probed if got] == [0, 1, 2, 3, 0, 1, 2, 3]
+    assert all(torch.equal(bag.ps[i].detach(), torch.zeros(10)) for i in range(4)), "probe gradients are not applied"
+
+
+def test_probe_fraction_sets_the_share_probed_at_once():
+    bag, _, hima = make([10] * 5, first_retier=1000, probe_every=1, probe_fraction=0.4)
+    for i in range(4):
+        hima.pin(f"ps.{i}", "cold")
+    bag.loss([1.0] * 5).backward()
+    assert sum(bag.ps[i].grad is not None for i in range(4)) == 2  # 40% of 50 elements = two tensors
+    with pytest.raises(ValueError, match="probe_fraction"):
+        HiMAConfig(probe_fraction=0.0).validate()
+
+
+def test_clip_uses_the_scoring_norms_and_matches_torch():
+    model = mlp()
+    reference = mlp()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    hima = HiMA(model, opt, HiMAConfig(method="full"))
+    x, y = regression_batch(0)
+    for net in (model, reference):
+        (100 * nn.functional.mse_loss(net(x), y)).backward()
+    expected = torch.nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+    total = hima.clip_grad_norm_(0.5)
+    assert torch.allclose(total, expected)
+    for p, q in zip(model.parameters(), reference.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-7)
