@@ -20,8 +20,8 @@ const fmt = (m: ReturnType<typeof mem>) => `heap ${m.heap.toFixed(1)} MB, rss ${
 
 async function writeLog(file: string, lines: Iterable<string>): Promise<void> {
   const out = createWriteStream(file);
-  for (const line of lines) if (!out.write(`${line}\n`)) await new Promise((r) => out.once("drain", r));
-  await new Promise((r) => out.end(r));
+  for (const line of lines) if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once("drain", () => r()));
+  await new Promise<void>((r) => out.end(() => r()));
 }
 
 function* steps(n: number): Generator<string> {

@@ -36,7 +36,7 @@ test("real trainer, detached: set_cutoffs through the socket, stop, then resume 
     await waitFor(first, (e) => e.type === "ack" && e.id === id, 30_000, events);
     const exit = await first.stop(60_000);
     assert.equal(exit.crashed, false, exit.stderrTail.join("\n"));
-    const stoppedAt = events.findLast((e) => e.type === "done")!.step;
+    const stoppedAt = [...events].reverse().find((e) => e.type === "done")!.step;
 
     const launch = await resumeLaunch(runsDir, "real-1", python, REPO_ROOT, env);
     second = DetachedRun.launch(launch);
