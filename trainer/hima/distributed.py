@@ -175,6 +175,8 @@ class Distributed:
         if clean:
             self.reports.finished()
         if dist.is_initialized():
+            if clean:
+                dist.barrier()  # no rank closes its connections while a peer still finishes the last collective
             dist.destroy_process_group()
 
 

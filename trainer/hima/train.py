@@ -182,6 +182,9 @@ class Trainer:
             for n in self.hima.names
         ]
         self.events.emit("tiers", step=self.step, cutoffs=self._cutoffs(), counts=self._counts(), tensors=tensors, transitions=moves)
+        if self.dist is not None and not self.dist.all_equal((self.step, self._cutoffs(), self.hima.tiers())):
+            # Different tiers mean different gradient buckets: stop now rather than reduce mismatched tensors.
+            raise RankFailure(f"ranks hold different tiers at step {self.step}")
 
     def emit_memory(self) -> None:
         state = {k: int(v) for k, v in self.hima.optimizer_state_bytes().items()}
