@@ -4,17 +4,17 @@
 // extension's own log reader reports as torn (never as an event); `latest` names a complete checkpoint
 // no older than the last one the log announced. Every resume starts at that checkpoint (so it loaded)
 // and every step of every segment has the uninterrupted run's loss, bit for bit.
-// Figures go to test-results/faults.json. Knobs: HIMA_FAULT_KILLS (default 20), HIMA_FAULT_SEED, HIMA_PYTHON.
+// Figures go to test-results/faults.json. Knobs: HIMA_FAULT_KILLS (default 24), HIMA_FAULT_SEED, HIMA_PYTHON.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
 import { readRunEvents } from "../../src/run/RunStore";
 import { tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
 import { killRunningSegments, latestCheckpointStep, runSegment, type KillPoint, type TrainerSetup } from "./trainerSegment";
 
-const KILLS = Number(process.env.HIMA_FAULT_KILLS ?? 20);
+const KILLS = Number(process.env.HIMA_FAULT_KILLS ?? 24);
 const SEED = Number(process.env.HIMA_FAULT_SEED ?? 7331);
 const KILLS_PER_RUN = 4; // then the run is left to finish, and the next run folder starts
 const MAX_STEPS = 24;
@@ -43,7 +43,7 @@ const stepLosses = (events: Event[]) => events.flatMap((e) => (e.type === "step"
 interface Tally {
   seed: number; kills_requested: number; kills_injected: number; survived: number;
   kill_points: { during_startup: number; mid_run: number; at_or_after_last_step: number };
-  finished_before_kill: number; torn_last_lines_found: number; torn_last_lines_injected: number;
+  finished_before_kill: number; kills_mid_checkpoint_write: number; torn_last_lines_found: number; torn_last_lines_injected: number;
   resumes: number; resumes_from_checkpoint: number; steps_compared: number; runs: number; wall_s: number; failures: string[];
 }
 
@@ -59,7 +59,7 @@ test("SIGKILL at random points: complete log lines, loadable checkpoints, bit-id
   const tally: Tally = {
     seed: SEED, kills_requested: KILLS, kills_injected: 0, survived: 0,
     kill_points: { during_startup: 0, mid_run: 0, at_or_after_last_step: 0 },
-    finished_before_kill: 0, torn_last_lines_found: 0, torn_last_lines_injected: 0,
+    finished_before_kill: 0, kills_mid_checkpoint_write: 0, torn_last_lines_found: 0, torn_last_lines_injected: 0,
     resumes: 0, resumes_from_checkpoint: 0, steps_compared: 0, runs: 0, wall_s: 0, failures: [],
   };
 
@@ -78,18 +78,26 @@ test("SIGKILL at random points: complete log lines, loadable checkpoints, bit-id
     const fail = (what: string) => tally.failures.push(`run-${run}: ${what}`);
     let killsHere = 0;
     let fragments = 0; // torn lines from earlier kills, repaired (terminated) by the resume after them
+    const tempSeen = new Set<string>(); // temporary files of interrupted saves, until the next save clears them
+    let tornTail = false; // the log currently ends mid-line (not repaired yet: no segment has written since)
     for (;;) {
       const resumeFrom = latestCheckpointStep(runDir);
       const startStep = resumeFrom ?? 0;
       const wantKill = killsHere < KILLS_PER_RUN && tally.kills_injected < KILLS;
       let kill: KillPoint = null;
       if (wantKill) {
-        kill = random() < 0.1
-          ? { afterSpawnMs: Math.floor(random() * 4000) }
-          : { afterStep: startStep + 1 + Math.floor(random() * (MAX_STEPS - startStep)), delayMs: Math.floor(random() * 40) };
+        const where = random();
+        if (where < 0.1) kill = { afterSpawnMs: Math.floor(random() * 4000) }; // Python still starting
+        else if (where < 0.2 || startStep + 1 >= MAX_STEPS) kill = { afterStep: MAX_STEPS, delayMs: Math.floor(random() * 60) }; // final eval/save
+        else kill = { afterStep: startStep + 1 + Math.floor(random() * (MAX_STEPS - 1 - startStep)), delayMs: Math.floor(random() * 40) };
       }
-      if (existsSync(join(runDir, "events.jsonl"))) tally.resumes++;
+      const sizeBefore = logSize(runDir);
+      if (sizeBefore > 0) tally.resumes++;
       const seg = await runSegment(setup, runDir, kill, SEGMENT_TIMEOUT_MS);
+      if (tornTail && logSize(runDir) > sizeBefore) {
+        fragments++; // this segment terminated the torn line: it is now an unreadable line mid-log
+        tornTail = false;
+      }
       if (seg.noise.length) fail(`stdout noise: ${seg.noise.slice(0, 3).join(" | ")}`);
       const hello = seg.events.find((e) => e.type === "hello");
       if (hello?.type === "hello") {
@@ -108,15 +116,17 @@ test("SIGKILL at random points: complete log lines, loadable checkpoints, bit-id
         if (!hello) tally.kill_points.during_startup++;
         else if (lastStep === MAX_STEPS) tally.kill_points.at_or_after_last_step++;
         else tally.kill_points.mid_run++;
+        const checkpoints = join(runDir, "checkpoints");
+        const newTemp = existsSync(checkpoints) ? readdirSync(checkpoints).filter((n) => n.startsWith(".tmp-") && !tempSeen.has(n)) : [];
+        if (newTemp.length) tally.kills_mid_checkpoint_write++; // this kill cut a checkpoint (or `latest`) write
+        newTemp.forEach((n) => tempSeen.add(n));
         if (random() < TEAR_SHARE && tearLastLine(runDir, random)) tally.torn_last_lines_injected++;
       } else if (kill) {
         tally.finished_before_kill++;
       }
       const torn = await checkLog(runDir, fragments, fail);
-      if (torn) {
-        tally.torn_last_lines_found++;
-        fragments++;
-      }
+      if (torn && !tornTail) tally.torn_last_lines_found++;
+      tornTail = torn;
       checkLatest(runDir, fail);
       if (!killed) break; // finished: this run is complete
     }
@@ -140,12 +150,17 @@ test("SIGKILL at random points: complete log lines, loadable checkpoints, bit-id
   mkdirSync("test-results", { recursive: true });
   writeFileSync(join("test-results", "faults.json"), JSON.stringify(tally, null, 2) + "\n");
   console.log(`faults: ${tally.kills_injected} SIGKILLs injected, ${tally.survived} survived ` +
-    `(startup ${tally.kill_points.during_startup}, mid-run ${tally.kill_points.mid_run}, after the last step ${tally.kill_points.at_or_after_last_step}); ` +
+    `(startup ${tally.kill_points.during_startup}, mid-run ${tally.kill_points.mid_run}, after the last step ${tally.kill_points.at_or_after_last_step}, mid checkpoint write ${tally.kills_mid_checkpoint_write}); ` +
     `torn last lines found ${tally.torn_last_lines_found} (${tally.torn_last_lines_injected} cut on purpose); ` +
     `${tally.resumes_from_checkpoint} resumes from a checkpoint; ${tally.steps_compared} step losses compared; ${tally.wall_s} s -> test-results/faults.json`);
   assert.deepEqual(tally.failures, []);
   assert.equal(tally.survived, tally.kills_injected);
 });
+
+function logSize(runDir: string): number {
+  const file = join(runDir, "events.jsonl");
+  return existsSync(file) ? statSync(file).size : 0;
+}
 
 /** Cuts the log inside its last line, as a SIGKILL in the middle of a write would. False if there is none. */
 function tearLastLine(runDir: string, random: () => number): boolean {
