@@ -50,6 +50,9 @@ export class RunModel {
   private tiersDirty = false;
   private tensorsDirty = false;
   private controlsDirty = false;
+  /** Multi-process runs: spread over ranks of peak memory (CUDA) or resident memory (CPU). */
+  private rankMemory: PanelSnapshot["rankMemory"] = null;
+  private rankMemoryDirty = false;
   private liveSent = false;
   private chartVersionsSent = this.chartVersions();
 
@@ -80,6 +83,7 @@ export class RunModel {
           allocated: event.allocated_bytes, peak: event.peak_bytes, rss: event.rss_bytes,
           state_hot: s.hot, state_warm: s.warm, state_cold: s.cold, state_total: s.total, evicted: event.evicted_bytes,
         });
+        if (event.ranks) this.onRankMemory(event.ranks);
         return;
       }
       case "ack":
@@ -127,7 +131,7 @@ export class RunModel {
       history: this.historyTail(),
       charts: this.chartData(),
       controls: this.controls.map((c) => ({ ...c })),
-      rankMemory: null,
+      rankMemory: this.rankMemory ? { ...this.rankMemory } : null,
       live: this.live,
     };
     this.markSent();
@@ -150,6 +154,7 @@ export class RunModel {
     const versions = this.chartVersions();
     if (versions.some((v, i) => v !== this.chartVersionsSent[i])) update.charts = this.chartData();
     if (this.controlsDirty) update.controls = this.controls.map((c) => ({ ...c }));
+    if (this.rankMemoryDirty) update.rankMemory = this.rankMemory ? { ...this.rankMemory } : null;
     if (this.live !== this.liveSent) update.live = this.live;
     this.markSent();
     return Object.keys(update).length > 0 ? update : null;
@@ -163,6 +168,16 @@ export class RunModel {
   /** Number of chart rows held at full resolution (steps seen), for tests and diagnostics. */
   get fullResolutionSteps(): number {
     return this.charts.loss.length;
+  }
+
+  private onRankMemory(ranks: NonNullable<EventOf<"memory">["ranks"]>): void {
+    // Peak allocated memory on GPUs; CPU runs have no allocator peak, so resident memory stands in.
+    const spread = ranks.peak_bytes ?? ranks.rss_bytes;
+    const next = spread ? { min: spread.min, max: spread.max, nproc: ranks.nproc } : null;
+    const prev = this.rankMemory;
+    if (prev?.min === next?.min && prev?.max === next?.max && prev?.nproc === next?.nproc) return;
+    this.rankMemory = next;
+    this.rankMemoryDirty = true;
   }
 
   private onHello(e: EventOf<"hello">): void {
@@ -257,6 +272,7 @@ export class RunModel {
     this.tiersDirty = false;
     this.tensorsDirty = false;
     this.controlsDirty = false;
+    this.rankMemoryDirty = false;
     this.liveSent = this.live;
     this.chartVersionsSent = this.chartVersions();
   }

@@ -55,3 +55,22 @@ export function trainerArgs(o: TrainerArgsOptions): string[] {
   }
   return args;
 }
+
+/** Most processes one launch may ask for: one per GPU of a large host. */
+export const MAX_PROCESSES = 64;
+
+/**
+ * Arguments after the Python executable for `processes` training processes. One process: `trainer` as is.
+ * More: the same trainer under PyTorch's launcher on this host, `-m torch.distributed.run --standalone
+ * --nproc-per-node N -m hima train ...` (torchrun without relying on a `torchrun` script on PATH; spawned
+ * without a shell like any launch). Rank 0 writes the events and reads controls; the trainer slices the
+ * global batch over the ranks.
+ */
+export function launchArgs(trainer: string[], processes: number): string[] {
+  if (!Number.isInteger(processes) || processes < 1 || processes > MAX_PROCESSES) {
+    throw new Error(`the number of processes must be an integer from 1 to ${MAX_PROCESSES}, got ${processes}`);
+  }
+  if (trainer[0] !== "-m" || trainer[1] !== "hima") throw new Error(`expected trainer arguments starting with "-m hima", got ${JSON.stringify(trainer.slice(0, 2))}`);
+  if (processes === 1) return trainer.slice();
+  return ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", String(processes), ...trainer];
+}

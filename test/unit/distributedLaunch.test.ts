@@ -1,0 +1,51 @@
+// Multi-process runs: the torchrun command line, and the per-rank memory spread the panel shows.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { EventOf } from "../../protocol/protocol.generated";
+import { RunModel } from "../../src/run/RunModel";
+import { launchArgs, trainerArgs } from "../../src/run/trainerCommand";
+import { validateEvent } from "../../src/run/validateEvent";
+
+const trainer = trainerArgs({ preset: "small", dataDir: "/d", outDir: "/o", runId: "r" });
+
+test("launchArgs: one process is the plain trainer; N processes go through torch.distributed.run", () => {
+  assert.deepEqual(launchArgs(trainer, 1), trainer);
+  assert.deepEqual(launchArgs(trainer, 4), ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "4", ...trainer]);
+  assert.throws(() => launchArgs(trainer, 0), /integer from 1 to 64/);
+  assert.throws(() => launchArgs(trainer, 2.5), /integer from 1 to 64/);
+  assert.throws(() => launchArgs(trainer, 65), /integer from 1 to 64/);
+  assert.throws(() => launchArgs(["train.py"], 2), /starting with "-m hima"/);
+});
+
+function memory(step: number, ranks?: EventOf<"memory">["ranks"]): EventOf<"memory"> {
+  const event: EventOf<"memory"> = {
+    v: 1, type: "memory", step, device: "cuda:0", optimizer_state_bytes: { total: 8, hot: 8, warm: 0, cold: 0 },
+    full_optimizer_state_bytes: 16, evicted_bytes: 8, allocated_bytes: 100, peak_bytes: 200, rss_bytes: 300,
+    ...(ranks ? { ranks } : {}),
+  };
+  assert.equal(validateEvent(event), event, "the fixture is a valid protocol event");
+  return event;
+}
+
+test("RunModel: the panel's per-rank line shows the min/max peak over ranks, and only for multi-process runs", () => {
+  const model = new RunModel();
+  model.apply(memory(1));
+  assert.equal(model.snapshot().rankMemory, null);
+
+  const ranks = (peak: { min: number; max: number } | null, rss = { min: 5, max: 9 }) => ({
+    nproc: 2, allocated_bytes: null, peak_bytes: peak, rss_bytes: rss, allreduce_bytes_per_step: 1024, allreduce_bytes_total: 4096,
+  });
+  model.apply(memory(2, ranks({ min: 1000, max: 1500 })));
+  const update = model.takeUpdate();
+  assert.deepEqual(update?.rankMemory, { min: 1000, max: 1500, nproc: 2 });
+  model.apply(memory(3, ranks({ min: 1000, max: 1500 })));
+  assert.equal(model.takeUpdate()?.rankMemory, undefined, "an unchanged spread is not sent again");
+  // CPU runs have no allocator peak: resident memory stands in.
+  model.apply(memory(4, ranks(null)));
+  assert.deepEqual(model.snapshot().rankMemory, { min: 5, max: 9, nproc: 2 });
+});
+
+test("validateEvent refuses a malformed rank spread", () => {
+  const bad = { ...memory(1), ranks: { nproc: 0, allocated_bytes: null, peak_bytes: null, rss_bytes: null, allreduce_bytes_per_step: 0, allreduce_bytes_total: 0 } };
+  assert.equal(typeof validateEvent(bad), "string");
+});
