@@ -4,7 +4,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { DetachedRun } from "../run/DetachedRun";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
-import { trainerArgs } from "../run/trainerCommand";
+import { launchArgs, trainerArgs } from "../run/trainerCommand";
 import { ensurePython } from "./ensurePython";
 import { showLiveRun, waitForHello } from "./liveRunView";
 import { pickDataset, pickLaunch, PREPARE_BROWN } from "./pickLaunch";
@@ -45,7 +45,9 @@ export async function startTraining(services: HimaServices): Promise<void> {
 
   const runId = newRunId();
   const runDir = runDirFor(settings.runsFolder, runId);
-  const args = trainerArgs({
+  // hima.processes > 1: the same trainer under torch.distributed.run, one process per GPU.
+  const processes = vscode.workspace.getConfiguration("hima").get<number>("processes", 1);
+  const args = launchArgs(trainerArgs({
     preset: launch.preset,
     configFile: launch.configFile,
     dataDir,
@@ -56,7 +58,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
     hot: settings.cutoffs?.hot,
     warm: settings.cutoffs?.warm,
     device: settings.device,
-  });
+  }), processes);
   await writeRunConfig(runDir, {
     runId,
     createdAt: new Date().toISOString(),
