@@ -196,8 +196,10 @@ export class RunModel {
     // A resumed segment restarts at its checkpoint's step: later points of the old segment are stale.
     for (const c of Object.values(this.charts)) c.truncateAfter(e.start_step);
     this.cutoffs = e.cutoffs;
-    // "starting" becomes "running"; a replay, or a stop requested before hello, keeps its status.
-    const status = !this.run || this.run.status === "starting" ? "running" : this.run.status;
+    // "starting" becomes "running", and so does a finished run that a resumed segment continues; a replay, or a
+    // stop requested before hello, keeps its status.
+    const resumedAfterDone = this.run?.status === "done" && e.start_step > 0;
+    const status = !this.run || this.run.status === "starting" || resumedAfterDone ? "running" : this.run.status;
     this.run = {
       id: e.run_id, method: e.method, preset: e.model.preset, device: e.device, status,
       step: e.start_step, maxSteps: e.max_steps, loss: this.run?.loss ?? null, valLoss: this.run?.valLoss ?? null,

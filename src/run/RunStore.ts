@@ -84,13 +84,14 @@ export async function listRuns(runsDir: string): Promise<RunListing[]> {
   for (const id of names) {
     if (!RUN_ID_PATTERN.test(id)) continue;
     const dir = runDirFor(runsDir, id);
-    const dirStat = await fs.stat(dir).catch(() => null);
+    // lstat: a symbolic link could lead out of the runs folder; run folders are real directories.
+    const dirStat = await fs.lstat(dir).catch(() => null);
     if (!dirStat?.isDirectory()) continue;
     const config = await readRunConfig(dir);
     const eventsStat = await fs.stat(join(dir, EVENTS_FILE)).catch(() => null);
     if (!config && !eventsStat) continue;
     const head = eventsStat ? await readHello(join(dir, EVENTS_FILE)) : null;
-    const tail = eventsStat ? await readTail(join(dir, EVENTS_FILE), eventsStat.size) : { steps: null, done: false };
+    const tail = eventsStat ? await readLogTail(join(dir, EVENTS_FILE), eventsStat.size) : { steps: null, done: false };
     runs.push({
       id,
       dir,
@@ -146,7 +147,11 @@ async function readHello(file: string): Promise<Extract<Event, { type: "hello" }
   return hello;
 }
 
-async function readTail(file: string, size: number): Promise<{ steps: number | null; done: boolean }> {
+/**
+ * The last step and whether the log's LAST segment ended: its last hello-or-done is a done. A resumed run's
+ * log holds an earlier segment's done followed by a new hello, which is not finished.
+ */
+export async function readLogTail(file: string, size: number): Promise<{ steps: number | null; done: boolean }> {
   const start = Math.max(0, size - TAIL_BYTES);
   const handle = await fs.open(file, "r");
   try {
@@ -160,6 +165,7 @@ async function readTail(file: string, size: number): Promise<{ steps: number | n
       if (typeof e === "string") return;
       if ("step" in e && typeof e.step === "number") steps = Math.max(steps ?? 0, e.step);
       if (e.type === "done") done = true;
+      else if (e.type === "hello") done = false;
     }, () => {});
     reader.push(buf);
     reader.end();

@@ -3,14 +3,9 @@
 // symbolic link leading out of the runs folder is refused, so nothing here reaches outside it.
 import { promises as fs, lstatSync, realpathSync } from "node:fs";
 import { join, relative, isAbsolute } from "node:path";
-import type { Event } from "../../protocol/protocol.generated";
-import { JsonLinesReader } from "./JsonLinesReader";
-import { EVENTS_FILE, listRuns, runDirFor, type RunListing } from "./RunStore";
+import { EVENTS_FILE, listRuns, readLogTail, runDirFor, type RunListing } from "./RunStore";
 import { isTrainerOf, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
-import { validateEvent } from "./validateEvent";
 
-/** How much of the end of events.jsonl is read to tell whether its last segment ended. */
-const TAIL_BYTES = 256 * 1024;
 /** The checkpoint names the trainer writes (trainer/hima/checkpoint.py). */
 const CHECKPOINT_NAME = /^ckpt-\d{8}\.pt$/;
 
@@ -90,32 +85,9 @@ export async function resumableRuns(runsDir: string): Promise<ResumableRun[]> {
   return out;
 }
 
-/**
- * Whether the log's last segment ended with `done`: the last hello or done in the tail is a done. A resumed
- * run's log holds an old segment's done followed by a new hello, which is not finished.
- */
+/** Whether the log's last segment ended with `done` (a resumed run's earlier `done` does not count). */
 export async function lastSegmentDone(runDir: string): Promise<boolean> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(join(runDir, EVENTS_FILE), "r");
-  } catch {
-    return false;
-  }
-  try {
-    const size = (await handle.stat()).size;
-    const start = Math.max(0, size - TAIL_BYTES);
-    const buf = Buffer.alloc(size - start);
-    await handle.read(buf, 0, buf.length, start);
-    let last: Event["type"] | null = null;
-    // The tail's first line may be cut: the reader reports it as noise and goes on.
-    const reader = new JsonLinesReader((value) => {
-      const e = validateEvent(value);
-      if (typeof e !== "string" && (e.type === "hello" || e.type === "done")) last = e.type;
-    }, () => {});
-    reader.push(buf);
-    reader.end();
-    return last === "done";
-  } finally {
-    await handle.close();
-  }
+  const file = join(runDir, EVENTS_FILE);
+  const st = await fs.stat(file).catch(() => null);
+  return st ? (await readLogTail(file, st.size)).done : false;
 }

@@ -236,3 +236,18 @@ test("a panel opened while the run was starting gets the tensor list in the upda
   model.apply(hello({ start_step: 1 }));
   assert.equal(model.takeUpdate()?.tensors, undefined, "a resumed segment of the same model does not resend it");
 });
+
+test("a run that finished and is resumed is live again when the resumed segment says hello", () => {
+  const model = new RunModel({ runId: "r1" });
+  model.apply(hello());
+  model.apply(step(1));
+  model.apply({ v: 1, type: "done", step: 1, reason: "stopped", summary: {
+    wall_time_s: 1, first_loss: 5, last_loss: 5, last_val_loss: null,
+    counts: { hot: { tensors: 3, elements: 30 }, warm: { tensors: 0, elements: 0 }, cold: { tensors: 0, elements: 0 } },
+    optimizer_state_bytes: 0, full_optimizer_state_bytes: 0, transitions: 0, checkpoint: null } });
+  assert.equal(model.snapshot().run?.status, "done");
+  assert.equal(model.live, false);
+  model.apply(hello({ start_step: 1 }));
+  assert.equal(model.snapshot().run?.status, "running");
+  assert.equal(model.live, true);
+});

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { listRuns, newRunId, readRunEvents, RUN_ID_PATTERN, runDirFor, writeRunConfig } from "../../src/run/RunStore";
@@ -80,4 +80,21 @@ test("readRunEvents skips lines that are not protocol events and counts them", a
   assert.deepEqual(r.events.map((e) => e.type === "eval" && e.step), [5, 6]);
   assert.equal(r.skipped, 2);
   assert.equal(r.torn, false);
+});
+
+test("listRuns: a resumed run is incomplete until its last segment ends, and symbolic links are not runs", async () => {
+  const runs = tempDir();
+  const log = readFileSync(join(REPO_ROOT, "test/fixtures/tiny-run.events.jsonl"), "utf8");
+  const hello = log.split("\n")[0];
+  const resumed = runDirFor(runs, "20260103-000000-cccc");
+  mkdirSync(resumed, { recursive: true });
+  writeFileSync(join(resumed, "events.jsonl"), log);
+  assert.equal((await listRuns(runs))[0].status, "done");
+  appendFileSync(join(resumed, "events.jsonl"), hello + "\n"); // a resumed segment starts
+  assert.equal((await listRuns(runs))[0].status, "incomplete");
+
+  const outside = tempDir();
+  writeFileSync(join(outside, "events.jsonl"), log);
+  symlinkSync(outside, join(runs, "20260104-000000-dddd"));
+  assert.deepEqual((await listRuns(runs)).map((r) => r.id), ["20260103-000000-cccc"]);
 });
