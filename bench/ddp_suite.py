@@ -1,0 +1,152 @@
+"""HiMA under torchrun on N GPUs of one host: tokens/s, gradient bytes all-reduced per step, peak memory per rank.
+
+    PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2 --models small --steps 40
+    PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2,4 --models medium --steps 30
+
+Each (nproc, model, method) is one real `python -m torch.distributed.run --standalone --nproc-per-node N -m hima
+train ...` run (the launch the extension makes), measured from its own events: tokens/s is the median of the
+step events after --skip steps (global batch = --per-gpu-batch x N, so ideal scaling is N x the one-process
+figure); allreduce_bytes_per_step is the mean of the memory events' `ranks.allreduce_bytes_per_step` after the
+skip (gradient payload per rank per step; 0 for one process); peak_bytes_max is the largest per-rank CUDA peak.
+`hima` runs at hot 0.25 / warm 0.5 (about 50% Cold) with re-tiers every 10 steps from step 10.
+Rows are printed and merged into docs/results/ddp.json (same gpu/nproc/model/method replaced).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+GPT2_VOCAB = 50257
+
+
+def synthetic_tokens(folder: str, n_tokens: int = 4_000_000) -> str:
+    """Uniform random GPT-2 ids: throughput and memory do not depend on what the tokens say."""
+    rng = np.random.default_rng(0)
+    os.makedirs(folder, exist_ok=True)
+    for name, n in (("train.bin", n_tokens), ("val.bin", 200_000)):
+        rng.integers(0, GPT2_VOCAB, size=n, dtype=np.uint16).astype("<u2").tofile(os.path.join(folder, name))
+    meta = {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "n_train": n_tokens, "n_val": 200_000, "source": "synthetic", "token_map": None}
+    with open(os.path.join(folder, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    return folder
+
+
+def run_config(args: argparse.Namespace, nproc: int, method: str) -> dict:
+    config = {
+        "batch_size": args.per_gpu_batch * nproc, "log_every": 1, "memory_every": 5, "eval_every": 0, "eval_batches": 1,
+        "checkpoint_every": 0, "keep_checkpoints": 1, "warmup_steps": 5, "compile": args.compile,
+        "method": method, "first_retier": 10, "retier_every": 10,
+    }
+    if method == "hima":
+        config.update(hot=0.25, warm=0.5)
+    return config
+
+
+def measure(args: argparse.Namespace, data: str, nproc: int, model: str, method: str, work: str) -> dict:
+    name = f"{model}-{method}-n{nproc}"
+    out = os.path.join(work, name)
+    config_path = os.path.join(work, f"{name}.json")
+    with open(config_path, "w") as f:
+        json.dump(run_config(args, nproc, method), f)
+    trainer = ["-m", "hima", "train", "--preset", model, "--config", config_path, "--data", data, "--out", out,
+               "--max-steps", str(args.steps), "--device", args.device, "--quiet-stdout"]
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else []
+    started = time.perf_counter()
+    # No shell; the trainer's events go to <out>/events.jsonl, its logs to this terminal.
+    proc = subprocess.run([sys.executable, *launcher, *trainer], stdin=subprocess.DEVNULL, timeout=args.timeout)
+    with open(os.path.join(out, "events.jsonl")) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    errors = [e["message"] for e in events if e["type"] == "error"]
+    if proc.returncode != 0 or errors:
+        raise RuntimeError(f"{name}: exit code {proc.returncode}; errors: {errors}")
+    steps = [e for e in events if e["type"] == "step" and e["step"] > args.skip]
+    memory = [e for e in events if e["type"] == "memory" and e["step"] > args.skip]
+    in_loop = [e for e in memory if e["step"] < args.steps]  # the events after done cover no steps
+    ranks = [e.get("ranks") for e in memory]
+    peaks = [r["peak_bytes"]["max"] for r in ranks if r and r["peak_bytes"]] or [e["peak_bytes"] for e in memory if e["peak_bytes"]]
+    return {
+        "gpu": args.gpu, "nproc": nproc, "model": model, "method": method,
+        "tok_s": round(statistics.median(e["tokens_per_s"] for e in steps)),
+        "allreduce_bytes_per_step": round(statistics.mean(e["ranks"]["allreduce_bytes_per_step"] for e in in_loop)) if nproc > 1 else 0,
+        "peak_bytes_max": max(peaks) if peaks else None,
+        "global_batch": args.per_gpu_batch * nproc, "steps": args.steps, "skip": args.skip, "compile": args.compile,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def merge_rows(path: str, rows: list[dict]) -> None:
+    key = lambda r: (r["gpu"], r["nproc"], r["model"], r["method"])
+    try:
+        with open(path) as f:
+            existing = json.load(f)
+    except FileNotFoundError:
+        existing = []
+    fresh = {key(r) for r in rows}
+    merged = [r for r in existing if key(r) not in fresh] + rows
+    merged.sort(key=lambda r: (r["model"], r["method"], r["nproc"]))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=1)
+        f.write("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench/ddp_suite.py", description=__doc__.split("\n")[0])
+    p.add_argument("--nprocs", default="1,2", help="comma-separated process counts (one GPU each)")
+    p.add_argument("--models", default="small", help="comma-separated presets: small, medium")
+    p.add_argument("--methods", default="full,hima")
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--skip", type=int, default=20, help="steps left out of the figures (start-up, all-Hot steps before the first re-tier)")
+    p.add_argument("--per-gpu-batch", type=int, default=8, help="sequences per GPU per step (1024 tokens each)")
+    p.add_argument("--data", default="synthetic", help="'synthetic' or a token folder such as data/linux-doc")
+    p.add_argument("--compile", action="store_true", help="torch.compile each block (slower start, faster steps)")
+    p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "ddp.json"))
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a smoke test of this script (gloo, tiny preset)")
+    p.add_argument("--timeout", type=float, default=280, help="seconds per run before it is abandoned")
+    args = p.parse_args(argv)
+    import torch  # after argument errors
+
+    nprocs = [int(n) for n in args.nprocs.split(",")]
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            print("ddp_suite: needs CUDA GPUs (--device cpu for a smoke test)", file=sys.stderr)
+            return 2
+        if max(nprocs) > torch.cuda.device_count():
+            print(f"ddp_suite: {max(nprocs)} processes asked, {torch.cuda.device_count()} GPUs here", file=sys.stderr)
+            return 2
+    args.gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
+    with tempfile.TemporaryDirectory(prefix="hima-ddp-") as work:
+        data = synthetic_tokens(os.path.join(work, "tokens")) if args.data == "synthetic" else os.path.abspath(args.data)
+        rows = []
+        for model in args.models.split(","):
+            for method in args.methods.split(","):
+                for nproc in nprocs:
+                    try:
+                        row = measure(args, data, nproc, model, method, work)
+                    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
+                        print(f"ddp_suite: {model} {method} x{nproc} failed: {e}", file=sys.stderr)
+                        continue
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                    merge_rows(args.out, [row])  # each finished run is kept even if a later one is cut short
+    print(f"\n{'model':8} {'method':6} {'nproc':>5} {'tok/s':>9} {'scaling':>8} {'allreduce MB/step':>18} {'peak GB max':>12}")
+    for r in rows:
+        base = next((b for b in rows if b["model"] == r["model"] and b["method"] == r["method"] and b["nproc"] == 1), None)
+        scaling = f"{r['tok_s'] / base['tok_s']:.2f}x" if base else "-"
+        peak = f"{r['peak_bytes_max'] / 1e9:.2f}" if r["peak_bytes_max"] else "-"
+        print(f"{r['model']:8} {r['method']:6} {r['nproc']:>5} {r['tok_s']:>9} {scaling:>8} {r['allreduce_bytes_per_step'] / 1e6:>18.1f} {peak:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
