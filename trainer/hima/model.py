@@ -151,6 +151,11 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    # False: the token embedding's input side gets no gradient (its weight still gets lm_head's). Then, when
+    # wpe and the lowest blocks are frozen, backward stops at the lowest trainable block and those blocks
+    # keep no activations for it. An approximation for the tied weight; off by default.
+    input_embedding_grad: bool = True
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -164,10 +169,6 @@ class GPT(nn.Module):
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one tensor, registered once
-        # False: the token embedding's input side gets no gradient (its weight still gets lm_head's). Then,
-        # when wpe and the lowest blocks are frozen, backward stops at the lowest trainable block and those
-        # blocks keep no activations for it. An approximation for the tied weight; off by default.
-        self.input_embedding_grad = True
         self.apply(self._init_weights)
         # GPT-2: residual projections scaled by 1/sqrt(2 * n_layer) so the residual stream stays O(1).
         for name, p in self.named_parameters():

@@ -95,8 +95,8 @@ def test_without_input_embedding_gradient_backward_stops_at_the_lowest_trainable
     model.input_embedding_grad = False
     _, loss = model(idx, idx)
     loss.backward()
-    # Only lm_head's share remains: rows of tokens that never appear as input or target differ from before
-    # only in the input-side part, which is gone.
+    # The tied weight keeps lm_head's gradient and loses the input-side share; block 0 (frozen, with nothing
+    # trainable below it) is no longer on the backward path at all.
     assert model.transformer.wte.weight.grad is not None
     assert not torch.allclose(with_input, model.transformer.wte.weight.grad)
     assert loss.grad_fn is not None and model.transformer.h[0].attn.c_attn.weight.grad is None
