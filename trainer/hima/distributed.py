@@ -67,14 +67,16 @@ class Distributed:
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.device = device
         self.backend = "nccl" if device.startswith("cuda") else "gloo"
-        # Collectives run on the training device for NCCL, on CPU tensors for gloo.
-        self.comm_device = torch.device(device) if self.backend == "nccl" else torch.device("cpu")
+        # Gradients go through the training device's backend; the small per-step exchanges (stop flag,
+        # controls, figures) through a gloo group on CPU tensors, so reading them never waits for the GPU.
+        self.comm_device = torch.device("cpu")
         self.bucket_bytes = bucket_bytes
         timeout = float(os.environ.get("HIMA_DIST_TIMEOUT_S", timeout_s or DEFAULT_TIMEOUT_S))
         self.reports = RankReports(run_dir, self.rank, self.world_size)
         self.reports.starting()
         if not dist.is_initialized():
             dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
+        self.cpu_group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout)) if self.backend == "nccl" else None
         self.allreduce_bytes_total = 0  # gradient payload bytes reduced so far (this process)
         self._steps_since_report = 0
         self._bytes_since_report = 0
@@ -136,14 +138,14 @@ class Distributed:
         """Agree on "stop" (any rank) and on rank 0's control lines; every rank gets the same answer."""
         payload = _encode_lines(lines or []) if self.is_main else b""
         flags = torch.tensor([int(stop), len(payload)], dtype=torch.int64, device=self.comm_device)
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.cpu_group)
         stop_all, size = bool(flags[0].item()), int(flags[1].item())
         if size == 0:
             return stop_all, []
         buffer = torch.empty(size, dtype=torch.uint8, device=self.comm_device)
         if self.is_main:
             buffer.copy_(torch.frombuffer(bytearray(payload), dtype=torch.uint8))
-        dist.broadcast(buffer, src=0)
+        dist.broadcast(buffer, src=0, group=self.cpu_group)
         return stop_all, _decode_lines(buffer.cpu().numpy().tobytes())
 
     # ---- figures ----
@@ -151,14 +153,14 @@ class Distributed:
     def mean(self, value: torch.Tensor) -> torch.Tensor:
         """The mean of a scalar tensor over ranks (e.g. the loss of each rank's slice of the global batch)."""
         t = value.detach().to(self.comm_device, torch.float64).clone()
-        dist.all_reduce(t)
+        dist.all_reduce(t, group=self.cpu_group)
         return (t / self.world_size).to(value.device)
 
     def min_max(self, values: list[int | None]) -> list[dict | None]:
         """Per value: {"min", "max"} over ranks, or None where any rank has no figure."""
         t = torch.tensor([-1 if v is None else int(v) for v in values], dtype=torch.int64, device=self.comm_device)
         gathered = [torch.empty_like(t) for _ in range(self.world_size)]
-        dist.all_gather(gathered, t)
+        dist.all_gather(gathered, t, group=self.cpu_group)
         table = torch.stack(gathered).cpu()
         out: list[dict | None] = []
         for column in table.T.tolist():
@@ -168,7 +170,7 @@ class Distributed:
     def all_equal(self, obj: Any) -> bool:
         """Whether every rank holds the same (picklable) ``obj``; for checks and tests, not the hot path."""
         gathered: list[Any] = [None] * self.world_size
-        dist.all_gather_object(gathered, obj)
+        dist.all_gather_object(gathered, obj, group=self.cpu_group)
         return all(g == gathered[0] for g in gathered)
 
     def close(self, clean: bool) -> None:
@@ -176,7 +178,7 @@ class Distributed:
             self.reports.finished()
         if dist.is_initialized():
             if clean:
-                dist.barrier()  # no rank closes its connections while a peer still finishes the last collective
+                dist.barrier(group=self.cpu_group)  # no rank closes its connections while a peer still finishes the last collective
             dist.destroy_process_group()
 
 
