@@ -11,7 +11,7 @@ const common = { bundle: true, sourcemap: true, platform: "node", format: "cjs",
 await Promise.all([
   esbuild.build({
     ...common,
-    entryPoints: { journey: join(here, "journey.ts"), hostTests: join(here, "hostTests.ts") },
+    entryPoints: { journey: join(here, "journey.ts"), hostTests: join(here, "hostTests.ts"), robustness: join(here, "robustness.ts") },
     outdir: out,
     external: ["playwright-core"],
   }),

@@ -5,32 +5,15 @@
 //   node dist-test/e2e/journey.js   (environment: see e2eEnv.ts; run.sh sets it)
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { FrameLocator, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
+import { panelCells, raiseHotCutoff, TIERS, waitForAck, waitForHotRise } from "./panel";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { assert, GiveUp, StepRunner, waitUntil } from "./steps";
 import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
 
-const TIERS = ["hot", "warm", "cold"] as const;
 const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
-
-interface PanelTiers {
-  cells: Array<{ name: string; tier: string }>;
-}
-
-async function panelTiers(panel: FrameLocator): Promise<PanelTiers> {
-  const items = panel.locator('[data-testid="tier-cells"] li');
-  const cells = await items.evaluateAll((els) => els.map((e) => ({ name: (e as HTMLElement).dataset.name ?? "", tier: (e as HTMLElement).dataset.tier ?? "" })));
-  return { cells };
-}
-
-/** The legend's tensor count for a tier: "Hot 12 (31%)". */
-async function legendCount(panel: FrameLocator, tier: string): Promise<number | undefined> {
-  const text = await panel.locator(`[data-testid="tier-legend"] [data-tier="${tier}"]`).innerText({ timeout: 2000 });
-  const m = /(\d+)\s*\(/.exec(text);
-  return m ? Number(m[1]) : undefined;
-}
 
 async function main(): Promise<number> {
   const env = readE2eEnv();
@@ -103,7 +86,7 @@ async function main(): Promise<number> {
     await steps.step("the HiMA side panel shows the tier map with one cell per tensor", async () => {
       let seen = "nothing yet";
       const t = await waitUntil(`${nTensors} tier-map cells, each with a tier`, async () => {
-        const t = await panelTiers(panel);
+        const t = { cells: await panelCells(panel) };
         seen = `${t.cells.length} cells, ${t.cells.filter((c) => c.tier).length} with a tier`;
         return t.cells.length === nTensors && t.cells.every((c) => c.tier) ? t : undefined;
       }, 60_000).catch((err: Error) => {
@@ -119,7 +102,7 @@ async function main(): Promise<number> {
       let seen = "";
       let trainerHadAllTiersAt = 0;
       await waitUntil("a tier map with hot, warm and cold cells", async () => {
-        const t = await panelTiers(panel);
+        const t = { cells: await panelCells(panel) };
         const present = new Set(t.cells.map((c) => c.tier));
         seen = TIERS.map((x) => `${x} ${t.cells.filter((c) => c.tier === x).length}`).join(", ");
         if (TIERS.every((x) => present.has(x))) return true;
@@ -140,41 +123,13 @@ async function main(): Promise<number> {
     let hotBefore = 0;
     let newHot = 0;
     await steps.step("set the Hot cutoff to a new value and press Apply", async () => {
-      hotBefore = (await legendCount(panel, "hot")) ?? NaN;
-      assert(Number.isFinite(hotBefore), "the legend shows no Hot count");
-      const hotField = panel.locator('vscode-textfield[aria-label="Hot cutoff"] input');
-      const warmField = panel.locator('vscode-textfield[aria-label="Warm cutoff"] input');
-      const hot = Number(await hotField.inputValue());
-      const warm = Number(await warmField.inputValue());
-      // Raise Hot well into the Warm range: more elements are Hot, so more tensors must be.
-      newHot = Number(Math.min(warm, Math.max(hot + 0.25, 0.5)).toFixed(2));
-      assert(newHot > hot, `cannot raise Hot above ${hot} (warm ${warm})`);
-      await hotField.fill(String(newHot));
-      const apply = panel.locator('[data-testid="apply-cutoffs"]');
-      await waitUntil("an enabled Apply button", async () => ((await apply.getAttribute("disabled")) === null ? true : undefined), 10_000);
-      await apply.click();
+      ({ hotBefore, newHot } = await raiseHotCutoff(panel));
     });
 
-    await steps.step("the panel shows the trainer's ack for set_cutoffs", async () => {
-      const acked = panel.locator('[data-testid="control-list"] li[data-state="acked"]');
-      await acked.first().waitFor({ state: "visible", timeout: 60_000 });
-      const text = await acked.first().innerText();
-      assert(/step\s+\d+/.test(text), `the ack does not say at which step it took effect: "${text}"`);
-    });
+    await steps.step("the panel shows the trainer's ack for set_cutoffs", () => waitForAck(panel, 60_000));
 
     await steps.step("the Hot count on the panel rises, matching the trainer's re-tier", async () => {
-      const hotAfter = await waitUntil(`a Hot count above ${hotBefore}`, async () => {
-        const n = await legendCount(panel, "hot");
-        return n !== undefined && n > hotBefore ? n : undefined;
-      }, 60_000);
-      const r = readRun(runsDir, runId);
-      // Later periodic re-tiers (same cutoffs, new scores) may have moved the count again: any of them may be on screen.
-      const retiers = r.tiers.filter((t) => Math.abs(t.cutoffs.hot - newHot) < 1e-9);
-      assert(retiers.length > 0, `the trainer logged no tiers event with hot=${newHot}`);
-      assert(
-        retiers.some((t) => t.counts.hot.tensors === hotAfter),
-        `panel shows Hot ${hotAfter}, the trainer's re-tiers with hot=${newHot} say ${retiers.map((t) => t.counts.hot.tensors).join(", ")}`,
-      );
+      await waitForHotRise(panel, runsDir, runId, hotBefore, newHot, 60_000);
       await shot("e2e-03-after-cutoff-change");
     });
 
@@ -211,7 +166,7 @@ async function main(): Promise<number> {
       const last = finalRun!.tiers.at(-1)!;
       const expected = new Map(last.tensors.map((t) => [t.name, t.tier]));
       await waitUntil("replayed cells equal to the last tiers event", async () => {
-        const t = await panelTiers(panel);
+        const t = { cells: await panelCells(panel) };
         const wrong = t.cells.filter((c) => expected.get(c.name) !== c.tier);
         if (t.cells.length !== expected.size || wrong.length) throw new Error(`${wrong.length} of ${t.cells.length} cells differ from the final tiers`);
         return true;

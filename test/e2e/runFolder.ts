@@ -47,3 +47,49 @@ export function readRun(runsDir: string, id: string): RunRecord {
     badLines,
   };
 }
+
+/** The pid in <runDir>/trainer.json (written by the trainer at start), or undefined. */
+export function trainerPid(runDir: string): number | undefined {
+  try {
+    const pid = (JSON.parse(readFileSync(join(runDir, "trainer.json"), "utf8")) as { pid?: unknown }).pid;
+    return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is alive and its command line names `runDir` (so it is that run's trainer, not a reused pid). */
+export function isTrainerOf(pid: number, runDir: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (/\) [ZX] /.test(stat)) return false; // a zombie has finished
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => arg === runDir || arg.startsWith(`${runDir}/`));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs every trainer still running for a run under runsDir. Trainers are detached from code-server (they
+ * outlive the window on purpose), so stopping code-server does not end them: a story that failed half-way
+ * must not leave one training. Returns the run ids whose trainer was killed.
+ */
+export function killLeftoverTrainers(runsDir: string): string[] {
+  const killed: string[] = [];
+  for (const id of runIds(runsDir)) {
+    const dir = join(runsDir, id);
+    const pid = trainerPid(dir);
+    if (pid === undefined || !isTrainerOf(pid, dir)) continue;
+    try {
+      process.kill(-pid, "SIGKILL"); // a detached trainer leads its own process group (data workers too)
+    } catch {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        continue;
+      }
+    }
+    killed.push(id);
+  }
+  return killed;
+}
