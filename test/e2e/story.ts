@@ -7,7 +7,7 @@ import type { CodeServer } from "./codeServer";
 import { makeWorkspace, type E2eEnv } from "./e2eEnv";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { type StepRunner, waitUntil } from "./steps";
-import { newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview } from "./workbench";
+import { newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
 import { pickQuickItem } from "./panel";
 
 export const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
@@ -75,7 +75,11 @@ export async function startStoryRun(steps: StepRunner, page: Page, ws: StoryWork
       if (ids.length > 1) throw new Error(`expected one run, found ${ids.join(", ")}`);
       const r = ids.length ? readRun(ws.runsDir, ids[0]) : undefined;
       return r?.hello ? r : undefined;
-    }, TRAINER_START_MS),
+    }, TRAINER_START_MS).then(async (r) => {
+      // Room for the tier map and its labels in the screenshots (the side bar keeps its width over a reload).
+      await widenSideBar(page, 720).catch((err: Error) => console.log(`  (could not widen the side bar: ${err.message})`));
+      return r;
+    }),
   );
 }
 
