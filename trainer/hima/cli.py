@@ -180,7 +180,7 @@ def _train(trainer, events: EventWriter, cfg) -> int:
         log.exception("training failed")
         events.emit("error", message=f"{type(e).__name__}: {e}", fatal=True, rank=None)
         try:
-            trainer.emit_done("error", 0.0)
+            trainer.emit_done("error")  # wall time since the run started, not since boot
         except Exception:
             pass  # the error event above is what matters
         events.close()

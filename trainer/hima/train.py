@@ -113,6 +113,7 @@ class Trainer:
         self.paused = False
         self.stop_requested = False
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
+        self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
         self.watch: PeerWatch | None = None  # rank 0 of a multi-process run: reports failed peers
 
     # ---- checkpoints ----
@@ -208,11 +209,11 @@ class Trainer:
             allocated_bytes=allocated, peak_bytes=peak, rss_bytes=rss, **extra,
         )
 
-    def emit_done(self, reason: str, started: float) -> None:
+    def emit_done(self, reason: str) -> None:
         self.events.emit(
             "done", step=self.step, reason=reason,
             summary={
-                "wall_time_s": round(time.perf_counter() - started, 3), "first_loss": self.first_loss,
+                "wall_time_s": round(time.perf_counter() - self.started, 3), "first_loss": self.first_loss,
                 "last_loss": self.last_loss, "last_val_loss": self.last_val_loss, "counts": self._counts(),
                 "optimizer_state_bytes": int(self.hima.optimizer_state_bytes()["total"]),
                 "full_optimizer_state_bytes": int(self.hima.full_optimizer_state_bytes()),
@@ -352,7 +353,7 @@ class Trainer:
         return reason
 
     def _run(self) -> str:
-        started = time.perf_counter()
+        self.started = time.perf_counter()
         cfg = self.cfg
         self.emit_hello()
         self.emit_tiers(self.hima.take_transitions() or [])
@@ -402,7 +403,7 @@ class Trainer:
             self.evaluate()
         self.save()
         self.emit_memory()
-        self.emit_done(reason, started)
+        self.emit_done(reason)
         return reason
 
 
