@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import IO, Any
 
 from .protocol import PROTOCOL_VERSION
@@ -23,6 +24,9 @@ class EventWriter:
     def __init__(self, out_dir: str | None, stdout: IO[str] | None):
         """`stdout`: the stream for the event lines (None: file only, e.g. --quiet-stdout)."""
         self._stdout = stdout
+        # One emit at a time: rank 0's PeerWatch thread emits while the loop does. Without it two lines
+        # could interleave on stdout, or reach stdout and the file in different orders.
+        self._lock = threading.Lock()
         self._fd: int | None = None
         self.path: str | None = None
         if out_dir is not None:
@@ -51,15 +55,16 @@ class EventWriter:
     def emit(self, type_: str, **fields: Any) -> dict:
         event = {"v": PROTOCOL_VERSION, "type": type_, **fields}
         line = json.dumps(event, allow_nan=False, separators=(",", ":")) + "\n"
-        if self._fd is not None:
-            self._write_file(line.encode("utf-8"))
-        if self._stdout is not None:
-            try:
-                self._stdout.write(line)
-                self._stdout.flush()
-            except (OSError, ValueError):
-                # EPIPE (the reader went away) or a closed stream: keep training, the file is the record.
-                self._drop_stdout()
+        with self._lock:
+            if self._fd is not None:
+                self._write_file(line.encode("utf-8"))
+            if self._stdout is not None:
+                try:
+                    self._stdout.write(line)
+                    self._stdout.flush()
+                except (OSError, ValueError):
+                    # EPIPE (the reader went away) or a closed stream: keep training, the file is the record.
+                    self._drop_stdout()
         return event
 
     def _drop_stdout(self) -> None:
@@ -70,7 +75,8 @@ class EventWriter:
             pass
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None

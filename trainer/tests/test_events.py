@@ -1,6 +1,9 @@
 import io
 import json
 import math
+import os
+import sys
+import threading
 
 import pytest
 
@@ -47,3 +50,42 @@ def test_a_closed_stdout_does_not_stop_the_file(tmp_path):
     writer.emit("eval", step=2, val_loss=1.0)
     writer.close()
     assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 2
+
+
+def test_concurrent_emits_give_whole_lines_in_the_same_order_on_stdout_and_in_the_file(tmp_path):
+    # Rank 0's peer watcher emits from its own thread while the training loop emits: no line may be torn,
+    # interleaved or ordered differently on the two outputs. stdout is a real pipe, as in the CLI.
+    read_fd, write_fd = os.pipe()
+    stdout = os.fdopen(write_fd, "w", encoding="utf-8", buffering=1)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.extend(iter(lambda: os.read(read_fd, 65536), b"")))
+    reader.start()
+    writer = EventWriter(str(tmp_path), stdout)
+    threads, per_thread = 8, 200
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to give a race every chance
+    try:
+        def emit_many(thread: int) -> None:
+            for i in range(per_thread):
+                writer.emit("error", message=f"thread {thread} event {i} " + "x" * (i % 50), fatal=False, rank=thread)
+
+        workers = [threading.Thread(target=emit_many, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    writer.close()
+    stdout.close()
+    reader.join(timeout=10)
+    os.close(read_fd)
+
+    stream_lines = b"".join(received).decode().splitlines()
+    file_lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert stream_lines == file_lines
+    events = [json.loads(line) for line in file_lines]  # every line is whole, valid JSON
+    assert len(events) == threads * per_thread
+    for t in range(threads):  # each thread's events, all there, in its order
+        mine = [e["message"].split()[3] for e in events if e["rank"] == t]
+        assert mine == [str(i) for i in range(per_thread)]
