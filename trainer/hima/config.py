@@ -61,10 +61,12 @@ class TrainConfig:
     warm_lr_scale: float | None = None
     score_beta: float | None = None
     probe_every: int | None = None
+    probe_fraction: float | None = None  # share of all parameter elements probed per probe step
     hysteresis: float | None = None
     random_cold_fraction: float | None = None
     pin_embeddings: str | None = None
     pin_norms: str | None = None
+    pin_biases: str | None = None
     cold_state: str | None = None
     warm_skip_backward: bool | None = None
 
@@ -90,8 +92,9 @@ PRESET_DEFAULTS: dict[str, dict] = {
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 _OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
 _ENGINE_KEYS = (
-    "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every",
-    "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "cold_state", "warm_skip_backward",
+    "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every", "probe_fraction",
+    "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "pin_biases", "cold_state",
+    "warm_skip_backward",
 )
 
 

@@ -34,3 +34,28 @@ def test_engine_settings_pass_only_what_is_set():
     cfg = resolve_config({"hysteresis": 0.2}, {"data": "d", "out": "o", "method": "hima-no-warm"})
     kw = engine_settings(cfg)
     assert kw["method"] == "hima-no-warm" and kw["hysteresis"] == 0.2 and "probe_every" not in kw
+
+
+def test_probe_fraction_and_pin_biases_from_a_config_file_reach_the_engine(tmp_path):
+    import torch
+    from torch import nn
+
+    from hima.engine import HiMA, HiMAConfig
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"probe_fraction": 0.05, "pin_biases": "warm"}))
+    cfg = resolve_config(load_config_file(str(path)), {"data": "d", "out": "o"})
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(**engine_settings(cfg)))
+    assert hima.config.probe_fraction == 0.05
+    assert hima.tier_of("0.bias") == hima.tier_of("2.bias") == "warm" and hima.is_pinned("0.bias")
+    assert hima.tier_of("1.bias") == "hot"  # a norm's bias follows pin_norms (default Hot), not pin_biases
+
+    unset = engine_settings(resolve_config({}, {"data": "d", "out": "o"}))
+    assert "probe_fraction" not in unset and "pin_biases" not in unset  # the engine's defaults apply
+    path.write_text(json.dumps({"probe_fraction": "many"}))
+    with pytest.raises(ConfigError, match="'probe_fraction' must be float"):
+        load_config_file(str(path))
+    bad = engine_settings(resolve_config({"pin_biases": "lukewarm"}, {"data": "d", "out": "o"}))
+    with pytest.raises(ValueError, match="lukewarm"):
+        HiMAConfig(**bad).validate()
