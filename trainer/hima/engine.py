@@ -32,6 +32,7 @@ from .compile import refuse_whole_model_compile
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
+from .registry import policy_pins, register_parameters, requires_grad_patterns
 from .tiering import TIERS, Tier, assign_tiers, probe_selection, random_cold_indices, validate_cutoffs, validate_tier
 
 __all__ = ["HiMA", "HiMAConfig", "METHODS"]
@@ -60,7 +61,7 @@ class HiMA(EngineStateMixin):
         self._model = model
         if config.method != "full":
             refuse_whole_model_compile(model, config.method)
-        self._names, self._params = _register(model, optimizer)
+        self._names, self._params = register_parameters(model, optimizer)
         self._index = {name: i for i, name in enumerate(self._names)}
         self._name_of = {id(p): name for name, p in zip(self._names, self._params)}
         self._numels = [p.numel() for p in self._params]
@@ -79,7 +80,7 @@ class HiMA(EngineStateMixin):
         self._probe_after = -1  # round-robin cursor: the last Cold index probed
         self._transitions: list[tuple[str, Tier, Tier]] | None = None
         self._updated_last_step = 0
-        self._pins: dict[str, Tier] = _policy_pins(model, self._name_of, config) if self._uses_tiering else {}
+        self._pins: dict[str, Tier] = policy_pins(model, self._name_of, config) if self._uses_tiering else {}
         self._tiers: list[Tier] = ["hot"] * len(self._params)
         self._flags: tuple[bool, tuple[int, ...]] | None = None  # (Warm on, probed Cold indices) currently set
         if config.method == "random-static":
@@ -414,44 +415,9 @@ class HiMA(EngineStateMixin):
         ``modules`` that share one forward (so one torch.compile cache): 1 for ``full``; one fixed pattern
         per module for ``random-static``; for ``hima``/``hima-no-warm`` any combination of the unpinned
         parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block)."""
-        if self.config.method == "full":
-            return 1
-        if self.config.method == "random-static":
-            return len(modules)
-        free = [sum(1 for p in m.parameters() if self._name_of.get(id(p)) not in (None, *self._pins)) for m in modules]
-        return 2 ** max(free, default=0)
+        return requires_grad_patterns(self.config.method, modules, self._name_of, self._pins)
 
     def updated_elements_last_step(self) -> int:
         """Elements whose gradients the optimizer applied in the last step."""
         return self._updated_last_step
 
-
-def _register(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[list[str], list[nn.Parameter]]:
-    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-    named = [(name, p) for name, p in model.named_parameters() if id(p) in held]
-    if len(named) != len(held):
-        raise ValueError(
-            f"the optimizer holds {len(held) - len(named)} tensor(s) that are not parameters of the model; "
-            "build the optimizer from model.parameters() (HiMA tracks tensors by their name in the model)"
-        )
-    if not named:
-        raise ValueError("the optimizer holds no parameters of the model: nothing to train")
-    return [n for n, _ in named], [p for _, p in named]
-
-
-def _policy_pins(model: nn.Module, name_of: dict[int, str], config: HiMAConfig) -> dict[str, Tier]:
-    pins: dict[str, Tier] = {}
-    for module in model.modules():
-        if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
-            tier, params = config.pin_embeddings, list(module.parameters(recurse=False))
-        elif "Norm" in type(module).__name__:
-            tier, params = config.pin_norms, list(module.parameters(recurse=False))
-        else:
-            bias = getattr(module, "bias", None)
-            tier, params = config.pin_biases, [bias] if isinstance(bias, nn.Parameter) and bias.dim() == 1 else []
-        if tier is None:
-            continue
-        for p in params:
-            if id(p) in name_of:
-                pins[name_of[id(p)]] = tier
-    return pins
