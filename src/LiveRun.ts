@@ -10,7 +10,7 @@ import { RunModel } from "./run/RunModel";
 import { STDERR_FILE } from "./run/RunStore";
 import type { TrainerHandle } from "./run/TrainerHandle";
 import type { PanelHost } from "./views/PanelHost";
-import { doneSummary, statusBarText, type LiveStatus } from "./views/statusText";
+import { endOfRunNotice, statusBarText, type LiveStatus } from "./views/statusText";
 
 export type ControlRequest = ControlWithoutIdAndVersion;
 
@@ -34,6 +34,8 @@ export class LiveRun implements vscode.Disposable {
   private readonly statusItem: vscode.StatusBarItem;
   private readonly unsubscribe: Array<() => void> = [];
   private lastDone: Extract<Event, { type: "done" }> | null = null;
+  /** The first fatal error of the current segment: the end-of-run notification says it. */
+  private fatalError: string | null = null;
   private statusTimer: NodeJS.Timeout | undefined;
   private ended = false;
 
@@ -140,7 +142,8 @@ export class LiveRun implements vscode.Disposable {
         break;
       case "error":
         this.log.error(`[trainer ${this.runId}] ${e.fatal ? "fatal error" : "error"}: ${e.message}`);
-        if (e.fatal && !replayed) void vscode.window.showErrorMessage(`HiMA run ${this.runId}: ${e.message}`);
+        // A fatal error ends the run: the notification at its exit carries the message (one toast, not two).
+        if (e.fatal && !replayed) this.fatalError ??= e.message;
         break;
       case "rejected":
         this.log.warn(`[trainer ${this.runId}] control ${e.id ?? "?"} rejected: ${e.reason}`);
@@ -164,18 +167,16 @@ export class LiveRun implements vscode.Disposable {
     this.log.info(`[trainer ${this.runId}] exited: ${how}${exit.sawDone ? "" : " (no done event)"}`);
     this.onEnded(this, exit);
     if (this.cancelled) return;
-    if (exit.crashed && this.lastDone) void this.reportCrash(`finished (${doneSummary(this.lastDone)}) but the trainer then exited abnormally (${how})`, exit.stderrTail);
-    else if (exit.crashed) void this.reportCrash(`crashed (${how})`, exit.stderrTail);
-    else if (this.lastDone) void vscode.window.showInformationMessage(`HiMA run ${this.runId} ${doneSummary(this.lastDone)}.`);
-    else void vscode.window.showInformationMessage(`HiMA run ${this.runId} ended (${how}).`);
+    const notice = endOfRunNotice({
+      runId: this.runId, how, crashed: exit.crashed, done: this.lastDone, fatalError: this.fatalError,
+      stderrTail: exit.stderrTail.slice(-SHOWN_STDERR_LINES),
+    });
+    if (notice.severity === "error") void this.reportFailure(notice.text);
+    else void vscode.window.showInformationMessage(notice.text);
   }
 
-  private async reportCrash(what: string, stderrTail: string[]): Promise<void> {
-    const tail = stderrTail.slice(-SHOWN_STDERR_LINES).join("\n");
-    const choice = await vscode.window.showErrorMessage(
-      `HiMA run ${this.runId} ${what}.${tail ? `\n${tail}` : " The trainer wrote nothing to stderr."}`,
-      "Show Log",
-    );
+  private async reportFailure(text: string): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(text, "Show Log");
     if (choice === "Show Log") await vscode.window.showTextDocument(vscode.Uri.file(this.stderrLogPath()));
   }
 

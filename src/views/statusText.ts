@@ -39,3 +39,31 @@ export function doneSummary(done: {
   parts.push(`${s.transitions} tier transitions`);
   return parts.join(", ");
 }
+
+export interface RunEnd {
+  runId: string;
+  /** How the process ended, e.g. "exit code 1" (describeExit). */
+  how: string;
+  /** Anything but "exit code 0 after a done event". */
+  crashed: boolean;
+  done: Parameters<typeof doneSummary>[0] | null;
+  /** The message of the first fatal `error` event of this run segment. */
+  fatalError: string | null;
+  stderrTail: string[];
+}
+
+/** The notification at the end of a run: an error (offered with Show Log) or a plain information. */
+export function endOfRunNotice(end: RunEnd): { severity: "error" | "info"; text: string } {
+  const run = `HiMA run ${end.runId}`;
+  const error = (what: string) => {
+    const tail = end.stderrTail.join("\n");
+    return { severity: "error" as const, text: `${what}.${tail ? `\n${tail}` : " The trainer wrote nothing to stderr."}` };
+  };
+  // Training failed and the trainer said why (exit code 1 after error + done): that is the news, not the exit code.
+  if (end.done?.reason === "error") return error(`${run} failed: ${end.fatalError ?? `the trainer reported an error at step ${end.done.step}`}`);
+  if (end.crashed && end.done) return error(`${run} finished (${doneSummary(end.done)}) but the trainer then exited abnormally (${end.how})`);
+  if (end.crashed && end.fatalError !== null) return error(`${run} failed: ${end.fatalError} (${end.how})`);
+  if (end.crashed) return error(`${run} crashed (${end.how})`);
+  if (end.done) return { severity: "info", text: `${run} ${doneSummary(end.done)}.` };
+  return { severity: "info", text: `${run} ended (${end.how}).` };
+}
