@@ -2,6 +2,9 @@
 
     PYTHONPATH=trainer python -m bench.gpu_suite --part small   # then --part medium, --part overhead
 
+The overhead runs are not run one after another: they are built together and timed in interleaved
+rounds (bench/interleaved.py), each compared with the plain AdamW baseline of the same round.
+
 Each finished run is written at once to <out>/runs/<name>.json and merged into <out>/results.json,
 so a part cut short still leaves every run it finished. Runs of later calls are merged with earlier
 ones; a run that fails is recorded with its error and the suite goes on. Needs only torch + numpy;
@@ -19,7 +22,7 @@ import traceback
 
 import torch
 
-from . import measure
+from . import interleaved, measure
 from .suite import ALL_RUNS, PARTS, select_runs
 
 
@@ -39,7 +42,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--steps", type=int, default=1000, help="step budget of the GPT-2 Small runs")
     p.add_argument("--medium-steps", type=int, default=300, help="step budget of the GPT-2 Medium runs")
-    p.add_argument("--overhead-steps", type=int, default=400, help="step budget of the overhead runs")
+    p.add_argument("--overhead-warmup", type=int, default=20,
+                   help="overhead runs: steps per config before the timed rounds (compiles, lazy optimizer state)")
+    p.add_argument("--overhead-rounds", type=int, default=6, help="overhead runs: interleaved rounds")
+    p.add_argument("--overhead-segment", type=int, default=100,
+                   help="overhead runs: steps per config per round (default 100: one re-tier per segment at "
+                        "Small's cadence, so every segment holds the same work)")
     p.add_argument("--eval-every", type=int, default=100, help="validation every N steps (and at the end)")
     p.add_argument("--eval-batches", type=int, default=20, help="fixed validation batches per evaluation")
     p.add_argument("--retier-every", type=int, default=None, help="HiMA re-tier cadence (default: the preset's)")
@@ -50,11 +58,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--preset", default=None, help="run every spec on this model preset instead (smoke test: tiny)")
     p.add_argument("--no-report", action="store_true", help="do not write summary.json / README.md at the end")
     args = p.parse_args(argv)
-    for name in ("batch", "seq", "steps", "medium_steps", "overhead_steps", "eval_batches"):
+    for name in ("batch", "seq", "steps", "medium_steps", "overhead_rounds", "overhead_segment", "eval_batches"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.eval_every < 0:
-        p.error("--eval-every must be >= 0")
+    if args.eval_every < 0 or args.overhead_warmup < 0:
+        p.error("--eval-every and --overhead-warmup must be >= 0")
     return args
 
 
@@ -102,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
 
+    plan = interleaved.Plan(args.overhead_warmup, args.overhead_rounds, args.overhead_segment)
     settings = measure.SuiteSettings(
         data=args.data, out=args.out, device=args.device, batch=args.batch, seq=args.seq, seed=args.seed,
-        steps=args.steps, medium_steps=args.medium_steps, overhead_steps=args.overhead_steps,
+        steps=args.steps, medium_steps=args.medium_steps, overhead_steps=plan.steps,
         eval_every=args.eval_every, eval_batches=args.eval_batches, retier_every=args.retier_every,
         compile_backend=args.compile_backend, preset_override=args.preset,
     )
@@ -121,29 +130,51 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True  # only matters outside autocast (fp32 matmuls)
         torch.backends.cudnn.allow_tf32 = True
 
-    failed = 0
+    suite_args = {k: v for k, v in vars(args).items() if k not in ("list", "no_report")}
     suite_start = time.perf_counter()
-    for i, spec in enumerate(specs, 1):
+
+    def record(result: dict, started: float) -> None:
+        result["env"] = env
+        result["suite_args"] = suite_args
+        _write_json(os.path.join(args.out, "runs", f"{result['name']}.json"), result)
+        merge_results(args.out)
+        if result["status"] == "ok":
+            t = result["timing"]
+            print(f"[bench] {result['name']}: {t['ms_per_step_median']:.2f} ms/step, val {result['final_val_loss']:.4f}, "
+                  f"{time.perf_counter() - started:.0f}s (suite {time.perf_counter() - suite_start:.0f}s)",
+                  file=sys.stderr, flush=True)
+
+    def failure(failed_specs: list, e: Exception) -> list[dict]:  # one broken run must not cost the others
+        traceback.print_exc()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return [{"name": spec.name, "status": "error", "spec": spec.to_json(), "error": f"{type(e).__name__}: {e}",
+                 "traceback": traceback.format_exc()} for spec in failed_specs]
+
+    paired = [s for s in specs if s.steps_key == "overhead_steps"]
+    if len(paired) < 2:  # one overhead run alone has nothing to pair with: it runs like the others
+        paired = []
+    failed = 0
+    for i, spec in enumerate([s for s in specs if s not in paired], 1):
         print(f"[bench] ({i}/{len(specs)}) {spec.name} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
             result = measure.run_one(spec, settings)
-        except Exception as e:  # one broken run must not cost the others (OOM, engine error)
-            failed += 1
-            traceback.print_exc()
-            result = {"name": spec.name, "status": "error", "spec": spec.to_json(),
-                      "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        result["env"] = env
-        result["suite_args"] = {k: v for k, v in vars(args).items() if k not in ("list", "no_report")}
-        _write_json(os.path.join(args.out, "runs", f"{spec.name}.json"), result)
-        merge_results(args.out)
-        if result["status"] == "ok":
-            t = result["timing"]
-            print(f"[bench] {spec.name}: {t['ms_per_step_median']:.2f} ms/step, val {result['final_val_loss']:.4f}, "
-                  f"{time.perf_counter() - started:.0f}s (suite {time.perf_counter() - suite_start:.0f}s)",
-                  file=sys.stderr, flush=True)
+        except Exception as e:
+            result = failure([spec], e)[0]
+        failed += result["status"] != "ok"
+        record(result, started)
+    if paired:
+        print(f"[bench] interleaved: {', '.join(s.name for s in paired)}; {plan.rounds} rounds of {plan.segment} "
+              f"steps after {plan.warmup} warmup steps each", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            results = interleaved.run_paired(paired, settings, plan)
+        except Exception as e:
+            results = failure(paired, e)
+        for result in results:
+            failed += result["status"] != "ok"
+            record(result, started)
 
     if not args.no_report:
         from . import report

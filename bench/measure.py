@@ -66,8 +66,8 @@ def _log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str):
-    steps = getattr(s, spec.steps_key)
+def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | None = None):
+    steps = steps if steps is not None else getattr(s, spec.steps_key)
     preset = s.preset_override or spec.preset
     flags = {
         "preset": preset, "data": s.data, "out": run_dir, "run_id": spec.name, "max_steps": steps,
@@ -123,9 +123,99 @@ def _evaluate(model, val, autocast) -> float:
     return float(torch.stack(losses).mean().item())
 
 
-def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
+@dataclass
+class Setup:
+    """One built run: the model, optimizer and step function a run trains with, compiled as its spec says."""
+
+    spec: RunSpec
+    cfg: object  # hima.config.TrainConfig
+    device: str
+    events: object  # EventWriter or _NoEvents
+    trainer: Trainer | None  # None for the plain AdamW baseline
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    batches: TokenBatches
+    hima: object | None
+    autocast: object
+    train_step: object  # (x, y, lr) -> loss tensor
+
+
+def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
+    """Build a run as the trainer would (same seed, init, data order, compilation); `steps` overrides the budget."""
     run_dir = os.path.join(s.out, "runs", spec.name)
-    cfg = train_config(spec, s, run_dir)
+    cfg = train_config(spec, s, run_dir, steps)
+    device = "cuda" if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()) else "cpu"
+    events = EventWriter(run_dir, stdout=None) if spec.events else _NoEvents()
+    trainer = None
+    if spec.engine:
+        trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
+        model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
+        autocast = trainer.autocast
+        train_step = trainer.train_step
+    else:
+        model, optimizer, batches = _plain_parts(cfg, device)
+        hima = None
+        autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
+        train_step = _bare_step(model, optimizer, autocast, cfg.grad_clip, device)
+
+    if batches.steps_per_epoch() < cfg.max_steps:
+        raise ValueError(
+            f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
+            f"token repeats, but the budget is {cfg.max_steps} steps; lower --steps/--batch/--seq or use a larger corpus"
+        )
+    if spec.compile == "block":  # as the trainer does (TrainConfig.compile), limits raised for the tiers
+        compile_per_block(model.transformer.h, hima=hima, backend=s.compile_backend)
+    elif spec.compile == "whole":
+        if spec.engine:
+            raise ValueError(f"{spec.name}: whole-model compilation is only for the plain AdamW baseline")
+        model.compile(backend=s.compile_backend)
+    return Setup(spec, cfg, device, events, trainer, model, optimizer, batches, hima, autocast, train_step)
+
+
+class EventCadence:
+    """The event stream at the trainer's cadence (Trainer.run): a step event every log_every steps (one
+    device sync each), tiers + memory at every re-tier, memory every memory_every steps. Off (no events)
+    for a run whose spec says so, so the on/off pair measures exactly this work."""
+
+    def __init__(self, setup: Setup, steps: int):
+        self.setup, self.steps = setup, steps
+        self.on = setup.spec.events and setup.trainer is not None
+        self.loss_sum = torch.zeros((), device=setup.device)
+        self.interval, self.interval_start = 0, time.perf_counter()
+
+    def start(self) -> None:
+        if self.on:
+            trainer = self.setup.trainer
+            trainer.emit_hello()
+            trainer.emit_tiers(self.setup.hima.take_transitions() or [])
+            trainer.emit_memory()
+
+    def after_step(self, done: int, loss: torch.Tensor, lr: float, transitions) -> None:
+        if not self.on:
+            return
+        trainer, cfg = self.setup.trainer, self.setup.cfg
+        trainer.step = done
+        self.loss_sum += loss.detach().float()
+        self.interval += 1
+        if self.interval >= cfg.log_every or done == self.steps:
+            mean = float(self.loss_sum.item()) / self.interval
+            elapsed = max(1e-9, time.perf_counter() - self.interval_start)
+            self.setup.events.emit("step", step=done, loss=mean, lr=lr, step_time_ms=1000.0 * elapsed / self.interval,
+                                   tokens_per_s=cfg.batch_size * cfg.block_size * self.interval / elapsed)
+            self.loss_sum.zero_()
+            self.interval, self.interval_start = 0, time.perf_counter()
+        if transitions is not None:
+            trainer.emit_tiers(transitions)
+            trainer.emit_memory()
+        elif done % cfg.memory_every == 0:
+            trainer.emit_memory()
+
+    def evaluated(self, done: int, val_loss: float) -> None:
+        if self.setup.spec.events:
+            self.setup.events.emit("eval", step=done, val_loss=val_loss)
+
+
+def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     device = "cuda" if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()) else "cpu"
     cuda = device == "cuda"
     compile_stats.reset()
@@ -139,31 +229,11 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         # first of a process peaked ~330 MiB higher, which looked like HiMA overhead).
         leftover = torch.cuda.memory_allocated()
 
-    events = EventWriter(run_dir, stdout=None) if spec.events else _NoEvents()
-    trainer = None
-    if spec.engine:
-        trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
-        model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
-        autocast = trainer.autocast
-        train_step = trainer.train_step
-    else:
-        model, optimizer, batches = _plain_parts(cfg, device)
-        hima = None
-        autocast = torch.autocast(device, dtype=torch.bfloat16) if cuda else _nullcontext()
-        train_step = _bare_step(model, optimizer, autocast, cfg.grad_clip, device)
-
+    setup = build(spec, s)
+    cfg, events, trainer, hima = setup.cfg, setup.events, setup.trainer, setup.hima
+    model, optimizer, batches, autocast, train_step = (
+        setup.model, setup.optimizer, setup.batches, setup.autocast, setup.train_step)
     steps = cfg.max_steps
-    if batches.steps_per_epoch() < steps:
-        raise ValueError(
-            f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
-            f"token repeats, but the budget is {steps} steps; lower --steps/--batch/--seq or use a larger corpus"
-        )
-    if spec.compile == "block":  # as the trainer does (TrainConfig.compile), limits raised for the tiers
-        compile_per_block(model.transformer.h, hima=hima, backend=s.compile_backend)
-    elif spec.compile == "whole":
-        if spec.engine:
-            raise ValueError(f"{spec.name}: whole-model compilation is only for the plain AdamW baseline")
-        model.compile(backend=s.compile_backend)
 
     n_params = sum(p.numel() for p in model.parameters())
     val = [(x.to(device), y.to(device)) for x, y in batches.val_batches(cfg.eval_batches)]
@@ -171,10 +241,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    if spec.events and trainer is not None:
-        trainer.emit_hello()
-        trainer.emit_tiers(hima.take_transitions() or [])
-        trainer.emit_memory()
+    cadence = EventCadence(setup, steps)
+    cadence.start()
 
     clock = StepClock(torch.device(device))
     losses, val_curve, state_curve, saved_fraction, compiles_at = [], [], [], [], []
@@ -183,9 +251,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     # step for every run of a suite, the plain baseline included, so the peaks compare like with like.
     memory_from = min(steps - 1, max(steady_from, (cfg.first_retier or 0) + 1))
     step_peaks: list[int] = []  # max_memory_allocated of each step (host-side allocator stats: no sync)
-    loss_sum, interval, interval_start = torch.zeros((), device=device), 0, time.perf_counter()
     frames_before = compile_stats.frames_compiled()
-    eval_compiles = 0
+    eval_compiles, eval_s = 0, 0.0
     started = time.perf_counter()
     clock.begin()
     for step in range(steps):
@@ -204,22 +271,7 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             compiles_at.append(step)
             frames_before = frames
 
-        if spec.events and trainer is not None:  # the trainer's cadence (Trainer.run)
-            trainer.step = done
-            loss_sum += loss.detach().float()
-            interval += 1
-            if interval >= cfg.log_every or done == steps:
-                mean = float(loss_sum.item()) / interval
-                elapsed = max(1e-9, time.perf_counter() - interval_start)
-                events.emit("step", step=done, loss=mean, lr=lr, step_time_ms=1000.0 * elapsed / interval,
-                            tokens_per_s=cfg.batch_size * cfg.block_size * interval / elapsed)
-                loss_sum.zero_()
-                interval, interval_start = 0, time.perf_counter()
-            if transitions is not None:
-                trainer.emit_tiers(transitions)
-                trainer.emit_memory()
-            elif done % cfg.memory_every == 0:
-                trainer.emit_memory()
+        cadence.after_step(done, loss, lr, transitions)
         if hima is not None and (transitions is not None or done % 10 == 0 or done in (1, steps)):
             state_curve.append((done, int(hima.optimizer_state_bytes()["total"])))
         elif hima is None and (done in (1, steps) or done % 10 == 0):
@@ -229,12 +281,14 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             step_peaks.append(torch.cuda.max_memory_allocated())
             torch.cuda.reset_peak_memory_stats()
         if (cfg.eval_every and done % cfg.eval_every == 0) or done == steps:
-            before = compile_stats.frames_compiled()
+            if cuda:
+                torch.cuda.synchronize()  # queued training work finishes here, not inside the evaluation's time
+            before, eval_started = compile_stats.frames_compiled(), time.perf_counter()
             val_curve.append((done, _evaluate(model, val, autocast)))
             eval_compiles += compile_stats.frames_compiled() - before
             frames_before = compile_stats.frames_compiled()
-            if spec.events:
-                events.emit("eval", step=done, val_loss=val_curve[-1][1])
+            cadence.evaluated(done, val_curve[-1][1])
+            eval_s += time.perf_counter() - eval_started
             _log(f"{spec.name}: step {done}/{steps} val {val_curve[-1][1]:.4f} ({time.perf_counter() - started:.0f}s)")
             if cuda:
                 torch.cuda.reset_peak_memory_stats()  # nor is its memory
@@ -244,20 +298,9 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
     wall_s = time.perf_counter() - started
     result = {
         "name": spec.name, "status": "ok", "spec": spec.to_json(),
-        "config": {
-            "preset": cfg.preset, "method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "batch": cfg.batch_size,
-            "seq_len": cfg.block_size, "steps": steps, "seed": cfg.seed, "lr": cfg.lr, "min_lr": cfg.min_lr,
-            "warmup_steps": cfg.warmup_steps, "grad_clip": cfg.grad_clip, "eval_every": cfg.eval_every,
-            "eval_batches": cfg.eval_batches, "retier_every": cfg.retier_every, "data_order": cfg.data_order,
-            "compile": spec.compile, "compile_backend": s.compile_backend if spec.compile != "none" else None,
-            "weight_dtype": "float32", "optimizer_state_dtype": "float32",
-            "autocast": "bfloat16" if cuda else None, "fused_adamw": cuda,
-            "corpus": {"dir": cfg.data, "source": batches.meta.source, "n_train": batches.meta.n_train,
-                       "n_val": batches.meta.n_val, "vocab_size": batches.meta.vocab_size,
-                       "steps_before_repeat": batches.steps_per_epoch()},
-        },
+        "config": result_config(spec, s, setup),
         "n_params": n_params,
-        "timing": _timing(step_ms, steady_from, cfg.batch_size * cfg.block_size, wall_s),
+        "timing": _timing(step_ms, steady_from, cfg.batch_size * cfg.block_size, wall_s, eval_s),
         "train_loss": [round(v, 5) for v in torch.stack(losses).float().tolist()],
         "val_curve": [[st, round(v, 5)] for st, v in val_curve],
         "final_val_loss": val_curve[-1][1],
@@ -273,23 +316,45 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         "events": _events_info(events),
     }
     events.close()
-    del trainer, model, optimizer, hima, batches, val
+    del setup, trainer, model, optimizer, hima, batches, val
     gc.collect()
     return result
 
 
-def _timing(step_ms: list[float], steady_from: int, tokens_per_step: int, wall_s: float) -> dict:
+def result_config(spec: RunSpec, s: SuiteSettings, setup: Setup) -> dict:
+    """The setup a run's JSON records: what a reader needs to reproduce it."""
+    cfg, batches, cuda = setup.cfg, setup.batches, setup.device == "cuda"
+    steps = cfg.max_steps
+    return {
+        "preset": cfg.preset, "method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "batch": cfg.batch_size,
+        "seq_len": cfg.block_size, "steps": steps, "seed": cfg.seed, "lr": cfg.lr, "min_lr": cfg.min_lr,
+        "warmup_steps": cfg.warmup_steps, "grad_clip": cfg.grad_clip, "eval_every": cfg.eval_every,
+        "eval_batches": cfg.eval_batches, "retier_every": cfg.retier_every, "data_order": cfg.data_order,
+        "compile": spec.compile, "compile_backend": s.compile_backend if spec.compile != "none" else None,
+        "weight_dtype": "float32", "optimizer_state_dtype": "float32",
+        "autocast": "bfloat16" if cuda else None, "fused_adamw": cuda,
+        "corpus": {"dir": cfg.data, "source": batches.meta.source, "n_train": batches.meta.n_train,
+                   "n_val": batches.meta.n_val, "vocab_size": batches.meta.vocab_size,
+                   "steps_before_repeat": batches.steps_per_epoch()},
+    }
+
+
+def _timing(step_ms: list[float], steady_from: int, tokens_per_step: int, wall_s: float, eval_s: float) -> dict:
     steady = step_ms[steady_from:]
     median = statistics.median(steady)
     slow = [(i, round(ms, 2)) for i, ms in enumerate(step_ms) if ms > 3 * median]
     return {
         "ms_per_step_median": median,
         "ms_per_step_mean_steady": statistics.fmean(steady),
+        # Every step of the budget (compiles, Warm/probe/re-tier steps included): the wall-clock view.
+        "ms_per_step_mean_all": statistics.fmean(step_ms),
         "ms_per_step_p90": sorted(steady)[int(0.9 * (len(steady) - 1))],
         "tokens_per_s": tokens_per_step / (median / 1000.0),
         "steady_from_step": steady_from,
         "train_time_s": sum(step_ms) / 1000.0,  # every step, compiles included; evaluation excluded
-        "wall_time_s": wall_s,
+        "wall_time_s": wall_s,  # the whole budget, evaluations included
+        # The whole budget minus evaluations (host clock: Python, event writing, syncs and compiles included).
+        "wall_time_no_eval_s": wall_s - eval_s,
         "slow_steps": slow,  # (step, ms) over 3x the median: compiles, re-tiers
         "step_ms": [round(ms, 3) for ms in step_ms],
     }
