@@ -17,6 +17,8 @@ export interface HimaSettings {
   cutoffs: { hot: number; warm: number } | undefined;
   chartMaxPoints: number;
   startTimeoutMs: number;
+  /** Training processes per run (hima.processes); launchArgs refuses a bad value with a clear message. */
+  processes: number;
 }
 
 /** The first workspace folder's path: runs, datasets and .venv live there. */
@@ -55,6 +57,7 @@ export function readSettings(): HimaSettings {
     cutoffs: cutoffsSet ? { hot: c.get<number>("cutoffs.hot", 0.3), warm: c.get<number>("cutoffs.warm", 0.6) } : undefined,
     chartMaxPoints: Math.max(50, c.get<number>("chart.maxPoints", 1000)),
     startTimeoutMs: Math.max(5, c.get<number>("startTimeoutSeconds", 180)) * 1000,
+    processes: c.get<number>("processes", 1),
   };
 }
 

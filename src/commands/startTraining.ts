@@ -46,7 +46,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
   const runId = newRunId();
   const runDir = runDirFor(settings.runsFolder, runId);
   // hima.processes > 1: the same trainer under torch.distributed.run, one process per GPU.
-  const processes = vscode.workspace.getConfiguration("hima").get<number>("processes", 1);
+  const processes = settings.processes;
   const args = launchArgs(trainerArgs({
     preset: launch.preset,
     configFile: launch.configFile,
@@ -70,6 +70,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
     method: settings.method ?? null,
     dataDir,
     maxSteps: settings.maxSteps ?? null,
+    processes,
     launchedBy: "vscode",
   });
   services.log.info(`Starting run ${runId}: ${python} ${args.join(" ")}`);

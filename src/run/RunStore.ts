@@ -27,6 +27,9 @@ export interface RunConfig {
   method: string | null;
   dataDir: string;
   maxSteps: number | null;
+  /** Training processes (torch.distributed.run when > 1), so a resume launches as many. Absent in runs
+   * recorded before it was: 1. */
+  processes?: number;
   /** Which front end started it ("cli", "vscode"). */
   launchedBy: string;
 }

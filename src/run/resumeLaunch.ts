@@ -1,8 +1,11 @@
-// The command that resumes a run in its own folder: `python -m hima train --resume <runDir> --out <runDir>`.
+// The command that resumes a run in its own folder: `python -m hima train --resume <runDir> --out <runDir>`,
+// under torch.distributed.run with as many processes as the run was launched with (config.json).
 // The trainer takes the model, data and settings from the checkpoint and appends to the same events.jsonl,
 // where a second hello (start_step > 0) marks the resume point.
 import { join } from "node:path";
 import type { DetachedLaunch } from "./DetachedRun";
+import { readRunConfig } from "./RunStore";
+import { launchArgs } from "./trainerCommand";
 import { findLiveRun, latestCheckpoint, safeRunDir } from "./runDiscovery";
 
 export function resumeArgs(runDir: string, runId: string): string[] {
@@ -17,5 +20,12 @@ export async function resumeLaunch(runsDir: string, runId: string, python: strin
   const runDir = safeRunDir(runsDir, runId);
   if (!(await latestCheckpoint(runDir))) throw new Error(`run ${runId} has no checkpoint to resume from (${join(runDir, "checkpoints", "latest")} names no checkpoint file)`);
   if (await findLiveRun(runsDir, runId)) throw new Error(`run ${runId} is still training; open it instead`);
-  return { command: python, args: resumeArgs(runDir, runId), cwd, env, runId, runDir };
+  const processes = (await readRunConfig(runDir))?.processes ?? 1; // runs recorded without it had one
+  let args: string[];
+  try {
+    args = launchArgs(resumeArgs(runDir, runId), processes);
+  } catch (e) {
+    throw new Error(`run ${runId} cannot be resumed as recorded in its config.json: ${(e as Error).message}`);
+  }
+  return { command: python, args, cwd, env, runId, runDir };
 }
