@@ -62,6 +62,7 @@ class _Runner:
         self.cadence.start()
         self.losses: list[torch.Tensor] = []
         self.segment_steps: list[tuple[int, int]] = []  # [first, last) step index of each timed segment
+        self.segment_compiles: list[int] = []  # Dynamo frames compiled during each timed segment
 
     def train(self, n: int) -> None:
         st = self.setup
@@ -90,19 +91,21 @@ def run_paired(specs: list[RunSpec], s: measure.SuiteSettings, plan: Plan, log=m
     compile_stats.reset()
     started = time.perf_counter()
     session = time.strftime("%Y-%m-%dT%H:%M:%S")  # report.py pairs only runs of one session
-    runners = []
-    for spec in specs:
-        runners.append(_Runner(spec, s, plan))
-        log(f"{spec.name}: built; warmup {plan.warmup} steps")
-        runners[-1].train(plan.warmup)
-        _sync(runners[-1].setup.device)
+    # Build all before any compiles: building HiMA sets global Dynamo guard options, which must not
+    # change under a config already compiled (it could recompile inside a timed round).
+    runners = [_Runner(spec, s, plan) for spec in specs]
+    for runner in runners:
+        log(f"{runner.spec.name}: built; warmup {plan.warmup} steps")
+        runner.train(plan.warmup)
+        _sync(runner.setup.device)
     orders = round_orders(len(runners), plan.rounds)
     for r, order in enumerate(orders):
         for i in order:
             runner = runners[i]
-            first = runner.done
+            first, frames = runner.done, compile_stats.frames_compiled()
             runner.train(plan.segment)
             runner.segment_steps.append((first, runner.done))
+            runner.segment_compiles.append(compile_stats.frames_compiled() - frames)  # a compile here skews the round
             _sync(runner.setup.device)
         log(f"interleaved round {r + 1}/{plan.rounds} done ({time.perf_counter() - started:.0f}s)")
 
@@ -142,6 +145,7 @@ def _result(runner: _Runner, s: measure.SuiteSettings, plan: Plan, position: lis
         "interleaved": {
             "baseline": base_name, "warmup_steps": plan.warmup, "rounds": plan.rounds, "segment_steps": plan.segment,
             "position_in_round": position,
+            "compiles_in_segment": runner.segment_compiles,
             "segment_ms_per_step": [round(v, 4) for v in seg_ms],
             "baseline_segment_ms_per_step": [round(v, 4) for v in base_ms],
             "paired_vs_baseline": paired_ratios(seg_ms, base_ms),

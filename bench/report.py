@@ -194,15 +194,18 @@ def overhead_lines(runs: dict[str, dict]) -> list[str]:
     i0 = inter[0]["interleaved"]
     lines += ["", f"Every config built once and warmed up ({i0['warmup_steps']} steps each), then {i0['rounds']} rounds; a round "
               f"trains {i0['segment_steps']} steps of every config, in an order rotated by one each round, each segment timed "
-              "with CUDA events (device idle between segments). Overhead = median over rounds of (config / compared run in "
+              "with CUDA events on a GPU (device idle between segments). Overhead = median over rounds of (config / compared run in "
               "the same round) - 1; the range is the min/max over rounds. ms/step of each segment:", ""]
     head = "| run | " + " | ".join(f"round {k + 1}" for k in range(i0["rounds"])) + " |"
     lines += [head, "|" + "---|" * (i0["rounds"] + 1)]
     for r in inter:
         it = r["interleaved"]
-        cells = [f"{ms:.2f} (#{pos + 1})" for ms, pos in zip(it["segment_ms_per_step"], it["position_in_round"])]
+        compiles = it.get("compiles_in_segment") or [0] * len(it["segment_ms_per_step"])
+        cells = [f"{ms:.2f} (#{pos + 1}{', compiled' if c else ''})"
+                 for ms, pos, c in zip(it["segment_ms_per_step"], it["position_in_round"], compiles)]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
-    lines += ["", "(#n: the run's place in that round's order.)"]
+    lines += ["", "(#n: the run's place in that round's order; \"compiled\": Dynamo compiled during that segment, "
+              "so that round's ratio includes compile time.)"]
     return lines
 
 

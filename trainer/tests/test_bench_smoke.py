@@ -158,6 +158,7 @@ def test_overhead_runs_are_interleaved_and_paired_round_by_round(results):
         assert (i["rounds"], i["segment_steps"], i["warmup_steps"]) == (ROUNDS, SEGMENT, 1)
         assert i["baseline"] == "overhead-full" and len(i["segment_ms_per_step"]) == ROUNDS
         assert all(ms > 0 for ms in i["segment_ms_per_step"])
+        assert i["compiles_in_segment"] == [0] * ROUNDS  # every compile happened in the warmup, none while timed
     # Rotated order: round r starts with config r, so no config always runs first (or right after another).
     assert [i["position_in_round"] for i in inter] == [[0, 2, 1], [1, 0, 2], [2, 1, 0]]
     # Each segment's ms/step is the mean of that segment's steps (the warmup step is not in any segment).
