@@ -36,7 +36,9 @@ def pick_device(requested: str) -> str:
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"--device {requested} was requested but CUDA is not available")
-        torch.cuda.set_device(torch.device(requested))  # memory figures below are per current device
+        index = torch.device(requested).index
+        if index is not None:  # "cuda:N" (torchrun ranks); plain "cuda" means the current device
+            torch.cuda.set_device(index)  # memory figures below are per current device
     if requested == "mps" and not torch.backends.mps.is_available():
         raise ValueError("--device mps was requested but MPS is not available")
     return requested

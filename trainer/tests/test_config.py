@@ -59,3 +59,18 @@ def test_probe_fraction_and_pin_biases_from_a_config_file_reach_the_engine(tmp_p
     bad = engine_settings(resolve_config({"pin_biases": "lukewarm"}, {"data": "d", "out": "o"}))
     with pytest.raises(ValueError, match="lukewarm"):
         HiMAConfig(**bad).validate()
+
+
+def test_plain_cuda_device_is_accepted_and_an_index_selects_the_device(monkeypatch):
+    # `--device cuda` (no index) failed on GPUs with "Expected a torch.device with a specified index";
+    # only cuda:N selects a device.
+    import torch
+    from hima.train import pick_device
+
+    selected = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: selected.append(d))
+    assert pick_device("cuda") == "cuda"
+    assert selected == []
+    assert pick_device("cuda:1") == "cuda:1"
+    assert selected == [1]
