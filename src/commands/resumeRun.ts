@@ -8,19 +8,11 @@ import { resumableRuns } from "../run/runDiscovery";
 import { ensurePython } from "./ensurePython";
 import { showLiveRun, waitForHello } from "./liveRunView";
 import type { HimaServices } from "./services";
-import { readSettings, workspaceDir } from "./settings";
+import { readSettings, workspaceForPython } from "./settings";
 
 export async function resumeRun(services: HimaServices): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    const choice = await vscode.window.showErrorMessage("HiMA: resuming a run runs Python in this workspace; trust the workspace first.", "Manage Workspace Trust");
-    if (choice) await vscode.commands.executeCommand("workbench.trust.manage");
-    return;
-  }
-  const wsDir = workspaceDir();
-  if (!wsDir) {
-    void vscode.window.showErrorMessage("HiMA: open a folder first; runs are stored in its .hima/runs.");
-    return;
-  }
+  const wsDir = await workspaceForPython("resuming a run");
+  if (!wsDir) return;
   const settings = readSettings();
   const runs = await resumableRuns(settings.runsFolder);
   if (runs.length === 0) {

@@ -26,6 +26,21 @@ export function workspaceDir(): string | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 }
 
+/**
+ * The workspace folder a command that runs Python may use, or undefined (after telling the user why) when the
+ * workspace is not trusted or no folder is open. `action` completes "HiMA: <action> runs Python in this workspace".
+ */
+export async function workspaceForPython(action: string): Promise<string | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    const choice = await vscode.window.showErrorMessage(`HiMA: ${action} runs Python in this workspace; trust the workspace first.`, "Manage Workspace Trust");
+    if (choice) await vscode.commands.executeCommand("workbench.trust.manage");
+    return undefined;
+  }
+  const wsDir = workspaceDir();
+  if (!wsDir) void vscode.window.showErrorMessage("HiMA: open a folder first; runs are stored in its .hima/runs.");
+  return wsDir;
+}
+
 /** A setting's path, workspace-relative unless absolute; undefined when empty. */
 export function resolvePathSetting(value: string | undefined, base: string | undefined): string | undefined {
   const v = value?.trim();

@@ -10,19 +10,11 @@ import { showLiveRun, waitForHello } from "./liveRunView";
 import { pickDataset, pickLaunch, PREPARE_BROWN } from "./pickLaunch";
 import { brownSource, datasetOutDir, prepareWithProgress, TINY_VOCAB_SIZE } from "./prepareDataset";
 import type { HimaServices } from "./services";
-import { readSettings, workspaceDir } from "./settings";
+import { readSettings, workspaceForPython } from "./settings";
 
 export async function startTraining(services: HimaServices): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    const choice = await vscode.window.showErrorMessage("HiMA: starting the trainer runs Python in this workspace; trust the workspace first.", "Manage Workspace Trust");
-    if (choice) await vscode.commands.executeCommand("workbench.trust.manage");
-    return;
-  }
-  const wsDir = workspaceDir();
-  if (!wsDir) {
-    void vscode.window.showErrorMessage("HiMA: open a folder first; runs are stored in its .hima/runs.");
-    return;
-  }
+  const wsDir = await workspaceForPython("starting the trainer");
+  if (!wsDir) return;
   const current = services.liveRun();
   if (current && !current.isEnded) {
     const choice = await vscode.window.showWarningMessage(`HiMA run ${current.runId} is still training. Stop it and start a new run?`, { modal: true }, "Stop and Start New");
