@@ -62,6 +62,17 @@ export interface ControlStatus {
   reason: string | null;
 }
 
+/** The memory spread of a multi-process (torchrun) run, as the panel's per-rank line shows it. */
+export interface RankMemoryView {
+  min: number;
+  max: number;
+  nproc: number;
+  /** What min/max measure: GPU allocator peak, or (CPU runs, which have none) resident set size. */
+  measure?: "peak" | "resident";
+  /** Gradient bytes each rank all-reduces per step (Cold tensors send none); absent when not reported yet. */
+  allreducePerStep?: number;
+}
+
 /** Everything the panel needs to draw from scratch. Sent after `ready` and whenever the view becomes visible. */
 export interface PanelSnapshot {
   run: RunSummaryView | null;
@@ -73,8 +84,8 @@ export interface PanelSnapshot {
   history: TierHistory[];
   charts: Charts;
   controls: ControlStatus[];
-  /** Per-rank memory spread for multi-process runs (min/max peak bytes), null for one process. */
-  rankMemory: { min: number; max: number; nproc: number } | null;
+  /** Per-rank memory spread for multi-process runs (min/max bytes over ranks), null for one process. */
+  rankMemory: RankMemoryView | null;
   /** Whether controls can be sent (a live run). */
   live: boolean;
 }

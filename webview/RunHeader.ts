@@ -1,8 +1,8 @@
 // The top of the panel: which run this is and its state, the run buttons (Stop / Pause / Resume), the
-// crash report, host notices, and the empty state with "Start Training" / "Open Run" when there is no run.
+// per-rank line of a multi-process run, the crash report, host notices, and the empty state with "Start Training" / "Open Run" when there is no run.
 import "@vscode-elements/elements/dist/vscode-button/index.js";
-import type { RunSummaryView, WebviewCommand, WebviewToHost } from "../common/messages";
-import { formatNumber } from "./format";
+import type { RankMemoryView, RunSummaryView, WebviewCommand, WebviewToHost } from "../common/messages";
+import { formatBytes, formatNumber } from "./format";
 
 function button(label: string, command: WebviewCommand, send: (m: WebviewToHost) => void, secondary = false): HTMLElement {
   const b = document.createElement("vscode-button");
@@ -20,6 +20,7 @@ export class RunHeader {
   readonly empty = document.createElement("section");
   private readonly title = document.createElement("div");
   private readonly details = document.createElement("div");
+  private readonly ranks = document.createElement("div");
   private readonly buttons = document.createElement("div");
   private readonly stop: HTMLElement;
   private readonly pause: HTMLElement;
@@ -32,6 +33,9 @@ export class RunHeader {
     this.title.className = "run-title";
     this.details.className = "run-details muted";
     this.details.dataset.testid = "run-details";
+    this.ranks.className = "run-ranks";
+    this.ranks.dataset.testid = "run-ranks";
+    this.ranks.hidden = true;
     this.buttons.className = "button-row";
     this.stop = button("Stop", "stop", send);
     this.pause = button("Pause", "pause", send, true);
@@ -42,7 +46,7 @@ export class RunHeader {
     this.notice.className = "notice";
     this.notice.setAttribute("role", "status");
     this.notice.hidden = true;
-    this.element.append(this.title, this.details, this.buttons, this.errorBox);
+    this.element.append(this.title, this.details, this.ranks, this.buttons, this.errorBox);
 
     this.empty.className = "empty-state";
     this.empty.dataset.testid = "empty-state";
@@ -81,9 +85,40 @@ export class RunHeader {
     this.errorBox.textContent = run.errorTail.join("\n");
   }
 
+  /** Multi-process runs only: how many processes, the memory spread over ranks, and the all-reduce traffic. */
+  setRanks(r: RankMemoryView | null): void {
+    this.ranks.hidden = r === null;
+    this.ranks.textContent = r ? rankLine(r) : "";
+  }
+
   showNotice(level: "info" | "error", text: string): void {
     this.notice.hidden = false;
     this.notice.dataset.level = level;
     this.notice.textContent = text;
   }
+}
+
+/** e.g. "2 processes · peak per rank 1.2–1.3 GiB · all-reduce 164 MiB/step". */
+export function rankLine(r: RankMemoryView): string {
+  const what = r.measure === "resident" ? "resident memory per rank" : "peak per rank";
+  const parts = [`${r.nproc} processes`, `${what} ${spreadText(r.min, r.max)}`];
+  if (r.allreducePerStep !== undefined) parts.push(`all-reduce ${formatBytes(r.allreducePerStep)}/step`);
+  return parts.join(" · ");
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** min–max in one unit (the max's), with one more decimal when rounding would hide a real difference. */
+function spreadText(min: number, max: number): string {
+  let unit = 0;
+  while (max >= 1024 ** (unit + 1) && unit < UNITS.length - 1) unit++;
+  const scale = 1024 ** unit;
+  // A min far below the max's unit (e.g. 900 KiB vs 1.2 GiB) reads better in its own unit.
+  if (unit > 0 && min < scale) return `${formatBytes(min)} – ${formatBytes(max)}`;
+  const digits = max / scale >= 100 || unit === 0 ? 0 : 1;
+  for (const d of [digits, digits + 1]) {
+    const [a, b] = [(min / scale).toFixed(d), (max / scale).toFixed(d)];
+    if (a !== b) return `${a}–${b} ${UNITS[unit]}`;
+  }
+  return `${formatBytes(max)} on every rank`;
 }

@@ -11,7 +11,6 @@ import { TierLegend } from "./TierLegend";
 import { CutoffControls } from "./CutoffControls";
 import { Charts } from "./Charts";
 import { RunHeader } from "./RunHeader";
-import { formatBytes } from "./format";
 
 const host = connectToHost();
 let theme = readTheme();
@@ -21,8 +20,6 @@ const legend = new TierLegend(theme);
 const tierMap = new TierMap(theme, host.post);
 const cutoffs = new CutoffControls(host.post);
 const charts = new Charts(theme);
-const rankLine = document.createElement("div");
-rankLine.className = "muted";
 
 const body = document.createElement("main");
 body.className = "panel-body";
@@ -31,7 +28,7 @@ mapSection.className = "map-section";
 const mapTitle = document.createElement("h2");
 mapTitle.textContent = "Tier map";
 mapSection.append(mapTitle, legend.element, tierMap.element);
-body.append(mapSection, cutoffs.element, rankLine, charts.element);
+body.append(mapSection, cutoffs.element, charts.element);
 const root = document.getElementById("app") ?? document.body;
 root.append(header.noticeElement, header.element, header.empty, body);
 header.setRun(null, false);
@@ -74,10 +71,7 @@ function applyUpdate(u: PanelUpdate): void {
   }
   if (u.controls) cutoffs.setControls(u.controls);
   if (u.charts) charts.setData(u.charts);
-  if (u.rankMemory !== undefined) {
-    const r = u.rankMemory;
-    rankLine.textContent = r ? `${r.nproc} processes · peak memory per rank ${formatBytes(r.min)} – ${formatBytes(r.max)}` : "";
-  }
+  if (u.rankMemory !== undefined) header.setRanks(u.rankMemory);
 }
 
 // Messages waiting for the next frame. A snapshot replaces everything before it; updates carry whole

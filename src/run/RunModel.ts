@@ -1,7 +1,7 @@
 // Folds protocol events into what the panel draws (common/messages.ts). Per event the work is O(1)
 // amortised (plus the size of the event itself: a `tiers` event lists every tensor); tier history grows
 // only when a tensor changes tier; downsampling happens only when a snapshot or update is taken.
-import type { ChartData, Charts, ControlStatus, PanelSnapshot, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
+import type { ChartData, Charts, ControlStatus, PanelSnapshot, RankMemoryView, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
 import type { Control, Cutoffs, Event, EventOf, TensorInfo, TierCounts } from "../../protocol/protocol.generated";
 import { ChartBuffer } from "./ChartBuffer";
 
@@ -51,7 +51,9 @@ export class RunModel {
   private tensorsDirty = false;
   private controlsDirty = false;
   /** Multi-process runs: spread over ranks of peak memory (CUDA) or resident memory (CPU). */
-  private rankMemory: PanelSnapshot["rankMemory"] = null;
+  private rankMemory: RankMemoryView | null = null;
+  /** Step of the last memory event with a rank spread, to tell when an all-reduce average covers no steps. */
+  private rankMemoryStep: number | null = null;
   private rankMemoryDirty = false;
   private liveSent = false;
   private chartVersionsSent = this.chartVersions();
@@ -83,7 +85,7 @@ export class RunModel {
           allocated: event.allocated_bytes, peak: event.peak_bytes, rss: event.rss_bytes,
           state_hot: s.hot, state_warm: s.warm, state_cold: s.cold, state_total: s.total, evicted: event.evicted_bytes,
         });
-        if (event.ranks) this.onRankMemory(event.ranks);
+        if (event.ranks) this.onRankMemory(event.ranks, event.step);
         return;
       }
       case "ack":
@@ -170,12 +172,20 @@ export class RunModel {
     return this.charts.loss.length;
   }
 
-  private onRankMemory(ranks: NonNullable<EventOf<"memory">["ranks"]>): void {
+  private onRankMemory(ranks: NonNullable<EventOf<"memory">["ranks"]>, step: number): void {
     // Peak allocated memory on GPUs; CPU runs have no allocator peak, so resident memory stands in.
+    const measure = ranks.peak_bytes ? "peak" : "resident";
     const spread = ranks.peak_bytes ?? ranks.rss_bytes;
-    const next = spread ? { min: spread.min, max: spread.max, nproc: ranks.nproc } : null;
     const prev = this.rankMemory;
-    if (prev?.min === next?.min && prev?.max === next?.max && prev?.nproc === next?.nproc) return;
+    // The all-reduce figure is an average over the steps since the previous memory event; a second event at
+    // the same step (the trainer's closing one) covers no steps, so its 0 says nothing and the last figure stays.
+    const noNewSteps = this.rankMemoryStep === step;
+    this.rankMemoryStep = step;
+    const allreducePerStep = noNewSteps && prev?.allreducePerStep !== undefined ? prev.allreducePerStep : ranks.allreduce_bytes_per_step;
+    const next: RankMemoryView | null = spread ? { min: spread.min, max: spread.max, nproc: ranks.nproc, measure, allreducePerStep } : null;
+    const same = prev?.min === next?.min && prev?.max === next?.max && prev?.nproc === next?.nproc
+      && prev?.measure === next?.measure && prev?.allreducePerStep === next?.allreducePerStep;
+    if (same) return;
     this.rankMemory = next;
     this.rankMemoryDirty = true;
   }

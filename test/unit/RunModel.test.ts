@@ -251,3 +251,45 @@ test("a run that finished and is resumed is live again when the resumed segment 
   assert.equal(model.snapshot().run?.status, "running");
   assert.equal(model.live, true);
 });
+
+test("a recorded 2-process torchrun run replays into the per-rank spread of its last memory event, with all-reduce bytes per step", async () => {
+  const { events, skipped } = await readRunEvents(join(REPO_ROOT, "test/panel/fixtures/ddp-run"));
+  assert.equal(skipped, 0, "the recording is a valid log");
+  const hello = events[0] as EventOf<"hello">;
+  assert.equal(hello.nproc, 2);
+  const memory = events.filter((e): e is EventOf<"memory"> => e.type === "memory");
+  const model = new RunModel();
+  model.setStatus("replay");
+  for (const e of events) model.apply(e);
+  const last = memory.at(-1)!.ranks!;
+  // The trainer's closing memory event repeats the last step: it covers no steps, so its all-reduce average is 0
+  // and the figure of the event before it (the last steps' traffic) is the one shown.
+  assert.equal(memory.at(-1)!.step, memory.at(-2)!.step);
+  assert.equal(last.allreduce_bytes_per_step, 0);
+  const traffic = memory.at(-2)!.ranks!.allreduce_bytes_per_step;
+  assert.ok(traffic > 0);
+  assert.deepEqual(model.snapshot().rankMemory, {
+    nproc: 2, min: last.rss_bytes!.min, max: last.rss_bytes!.max, measure: "resident", allreducePerStep: traffic,
+  });
+  // Cold tensors send no gradients: after re-tiering some to Cold, each rank all-reduces less than every
+  // parameter's gradient (4 bytes per element, float32).
+  const counts = (events.filter((e) => e.type === "tiers").at(-1) as EventOf<"tiers">).counts;
+  const allElements = counts.hot.elements + counts.warm.elements + counts.cold.elements;
+  assert.ok(counts.cold.tensors > 0);
+  assert.ok(traffic < allElements * 4, `${traffic} bytes/step < all gradients ${allElements * 4}`);
+});
+
+test("rankMemory: a new all-reduce figure is sent as an update; a GPU run's spread is the allocator peak", () => {
+  const model = new RunModel();
+  const memoryEvent = (s: number, perStep: number): EventOf<"memory"> => ({
+    v: 1, type: "memory", step: s, device: "cuda:0", optimizer_state_bytes: { total: 8, hot: 8, warm: 0, cold: 0 },
+    full_optimizer_state_bytes: 16, evicted_bytes: 8, allocated_bytes: 100, peak_bytes: 200, rss_bytes: 300,
+    ranks: { nproc: 4, allocated_bytes: { min: 90, max: 100 }, peak_bytes: { min: 180, max: 200 }, rss_bytes: { min: 1, max: 2 }, allreduce_bytes_per_step: perStep, allreduce_bytes_total: perStep * s },
+  });
+  model.apply(memoryEvent(5, 1000));
+  assert.deepEqual(model.takeUpdate()?.rankMemory, { nproc: 4, min: 180, max: 200, measure: "peak", allreducePerStep: 1000 });
+  model.apply(memoryEvent(10, 1000));
+  assert.equal(model.takeUpdate()?.rankMemory, undefined, "nothing changed");
+  model.apply(memoryEvent(15, 600)); // more tensors went Cold
+  assert.equal(model.takeUpdate()?.rankMemory?.allreducePerStep, 600);
+});
