@@ -37,12 +37,12 @@ test("RunModel: the panel's per-rank line shows the min/max peak over ranks, and
   });
   model.apply(memory(2, ranks({ min: 1000, max: 1500 })));
   const update = model.takeUpdate();
-  assert.deepEqual(update?.rankMemory, { min: 1000, max: 1500, nproc: 2 });
+  assert.deepEqual(update?.rankMemory, { min: 1000, max: 1500, nproc: 2, measure: "peak", allreducePerStep: 1024 });
   model.apply(memory(3, ranks({ min: 1000, max: 1500 })));
   assert.equal(model.takeUpdate()?.rankMemory, undefined, "an unchanged spread is not sent again");
   // CPU runs have no allocator peak: resident memory stands in.
   model.apply(memory(4, ranks(null)));
-  assert.deepEqual(model.snapshot().rankMemory, { min: 5, max: 9, nproc: 2 });
+  assert.deepEqual(model.snapshot().rankMemory, { min: 5, max: 9, nproc: 2, measure: "resident", allreducePerStep: 1024 });
 });
 
 test("validateEvent refuses a malformed rank spread", () => {
