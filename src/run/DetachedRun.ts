@@ -14,6 +14,7 @@ import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from 
 import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
 import type { TrainerHandle } from "./TrainerHandle";
 import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
+import { Listeners } from "./Listeners";
 
 export interface DetachedLaunch {
   command: string;
@@ -42,16 +43,15 @@ const DEFAULT_GRACE_MS = 10_000;
 const TERM_GRACE_MS = 3_000;
 const DEFAULT_LIVENESS_POLL_MS = 1000;
 
-type Listener<T extends unknown[]> = (...args: T) => void;
 
 export class DetachedRun implements TrainerHandle {
   readonly exited: Promise<TrainerExit>;
   private readonly follower: EventLogFollower;
   private readonly channel: ControlChannel;
-  private readonly eventListeners = new Set<Listener<[Event, boolean]>>();
-  private readonly noiseListeners = new Set<Listener<[string, string]>>();
-  private readonly exitListeners = new Set<Listener<[TrainerExit]>>();
-  private readonly controlFailedListeners = new Set<Listener<[string, string]>>();
+  private readonly eventListeners = new Listeners<[Event, boolean]>();
+  private readonly noiseListeners = new Listeners<[string, string]>();
+  private readonly exitListeners = new Listeners<[TrainerExit]>();
+  private readonly controlFailedListeners = new Listeners<[string, string]>();
   private resolveExit!: (e: TrainerExit) => void;
   private exit: TrainerExit | null = null;
   private finishing = false;
@@ -118,30 +118,26 @@ export class DetachedRun implements TrainerHandle {
   }
 
   onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
-    this.eventListeners.add(cb);
-    return () => this.eventListeners.delete(cb);
+    return this.eventListeners.add(cb);
   }
 
   onNoise(cb: (text: string, reason: string) => void): () => void {
-    this.noiseListeners.add(cb);
-    return () => this.noiseListeners.delete(cb);
+    return this.noiseListeners.add(cb);
   }
 
   onExit(cb: (exit: TrainerExit) => void): () => void {
-    this.exitListeners.add(cb);
-    return () => this.exitListeners.delete(cb);
+    return this.exitListeners.add(cb);
   }
 
   onControlFailed(cb: (id: string, reason: string) => void): () => void {
-    this.controlFailedListeners.add(cb);
-    return () => this.controlFailedListeners.delete(cb);
+    return this.controlFailedListeners.add(cb);
   }
 
   sendControl(c: ControlWithoutIdAndVersion): string {
     if (this.exit !== null || this.finishing) throw new Error("the trainer is not running");
     const id = `${this.controlPrefix}-${++this.controlCounter}`;
     this.channel.send(JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })).catch((err: Error) => {
-      for (const cb of [...this.controlFailedListeners]) safeCall(() => cb(id, err.message));
+      this.controlFailedListeners.emit(id, err.message);
     });
     return id;
   }
@@ -257,7 +253,7 @@ export class DetachedRun implements TrainerHandle {
     this.exit = exit;
     if (this.child) await fs.appendFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
     this.resolveExit(exit);
-    for (const cb of [...this.exitListeners]) safeCall(() => cb(exit));
+    this.exitListeners.emit(exit);
   }
 
   private signal(sig: NodeJS.Signals): void {
@@ -278,11 +274,11 @@ export class DetachedRun implements TrainerHandle {
     // the log's last segment (a resumed run's log holds earlier segments that ended with done).
     if (event.type === "hello") this.sawDone = false;
     if (event.type === "done" && (!replayed || this.attached)) this.sawDone = true;
-    for (const cb of [...this.eventListeners]) safeCall(() => cb(event, replayed));
+    this.eventListeners.emit(event, replayed);
   }
 
   private reportNoise(text: string, reason: string): void {
-    for (const cb of [...this.noiseListeners]) safeCall(() => cb(text, reason));
+    this.noiseListeners.emit(text, reason);
   }
 }
 
@@ -322,10 +318,3 @@ function safeKill(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function safeCall(fn: () => void): void {
-  try {
-    fn();
-  } catch (e) {
-    console.error("[hima] a run listener failed:", e);
-  }
-}

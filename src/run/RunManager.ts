@@ -12,6 +12,7 @@ import { JsonLinesReader } from "./JsonLinesReader";
 import { STDERR_FILE } from "./RunStore";
 import type { TrainerHandle } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
+import { Listeners } from "./Listeners";
 
 export interface TrainerLaunch {
   command: string;
@@ -49,7 +50,6 @@ const DEFAULT_GRACE_MS = 10_000;
 /** After SIGTERM, how long before SIGKILL. */
 const TERM_GRACE_MS = 3_000;
 
-type Listener<T extends unknown[]> = (...args: T) => void;
 
 /** Children still running when Node exits are killed, so no trainer outlives the window or CLI that started it. */
 const liveChildren = new Set<ChildProcess>();
@@ -75,9 +75,9 @@ export class RunManager implements TrainerHandle {
   readonly exited: Promise<TrainerExit>;
 
   private readonly child: ChildProcess;
-  private readonly eventListeners = new Set<Listener<[Event]>>();
-  private readonly noiseListeners = new Set<Listener<[string, string]>>();
-  private readonly exitListeners = new Set<Listener<[TrainerExit]>>();
+  private readonly eventListeners = new Listeners<[Event]>();
+  private readonly noiseListeners = new Listeners<[string, string]>();
+  private readonly exitListeners = new Listeners<[TrainerExit]>();
   private readonly tail: string[] = [];
   private stderrPartial = "";
   private readonly stderrDecoder = new StringDecoder("utf8");
@@ -146,7 +146,7 @@ export class RunManager implements TrainerHandle {
       this.exit = exit;
       this.stderrLog.end(`[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`, () => {
         resolveExit(exit);
-        for (const cb of [...this.exitListeners]) safeCall(() => cb(exit));
+        this.exitListeners.emit(exit);
       });
     };
     this.child.on("error", (err) => {
@@ -165,8 +165,7 @@ export class RunManager implements TrainerHandle {
   /** Our child's stdout carries only its own events: `replayed` is always false. */
   onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
     const listener = (e: Event) => cb(e, false);
-    this.eventListeners.add(listener);
-    return () => this.eventListeners.delete(listener);
+    return this.eventListeners.add(listener);
   }
 
   /** A child's controls go to its stdin synchronously: sendControl throws instead. */
@@ -184,13 +183,11 @@ export class RunManager implements TrainerHandle {
   }
 
   onNoise(cb: (text: string, reason: string) => void): () => void {
-    this.noiseListeners.add(cb);
-    return () => this.noiseListeners.delete(cb);
+    return this.noiseListeners.add(cb);
   }
 
   onExit(cb: (exit: TrainerExit) => void): () => void {
-    this.exitListeners.add(cb);
-    return () => this.exitListeners.delete(cb);
+    return this.exitListeners.add(cb);
   }
 
   get pid(): number | undefined {
@@ -249,12 +246,12 @@ export class RunManager implements TrainerHandle {
       // before the trainer's interpreter shuts down.
       this.child.stdin?.end();
     }
-    for (const cb of [...this.eventListeners]) safeCall(() => cb(event));
+    this.eventListeners.emit(event);
   }
 
   private reportNoise(text: string, reason: string): void {
     this.stderrLog.write(`[hima] skipped a stdout line (${reason}): ${text}\n`);
-    for (const cb of [...this.noiseListeners]) safeCall(() => cb(text, reason));
+    this.noiseListeners.emit(text, reason);
   }
 
   private onStderr(chunk: Buffer): void {
@@ -273,11 +270,3 @@ export class RunManager implements TrainerHandle {
   }
 }
 
-/** A listener that throws must not stop the others, nor the reading of stdout. */
-function safeCall(fn: () => void): void {
-  try {
-    fn();
-  } catch (e) {
-    console.error("[hima] a run listener failed:", e);
-  }
-}

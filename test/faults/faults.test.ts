@@ -13,6 +13,7 @@ import type { Event } from "../../protocol/protocol.generated";
 import { readRunEvents } from "../../src/run/RunStore";
 import { tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
 import { killRunningSegments, latestCheckpointStep, runSegment, type KillPoint, type TrainerSetup } from "./trainerSegment";
+import { seededRandom } from "../fixtures/seededRandom";
 
 const KILLS = Number(process.env.HIMA_FAULT_KILLS ?? 24);
 const SEED = Number(process.env.HIMA_FAULT_SEED ?? 7331);
@@ -26,17 +27,6 @@ const CONFIG = {
   probe_every: 5, memory_every: 5, lr: 3e-3, checkpoint_every: 4, keep_checkpoints: 2, threads: 1,
 };
 
-/** mulberry32: small, seedable, the same sequence on every machine. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const stepLosses = (events: Event[]) => events.flatMap((e) => (e.type === "step" ? [[e.step, e.loss] as const] : []));
 

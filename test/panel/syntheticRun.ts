@@ -2,6 +2,7 @@
 // re-ranked every N steps with real cumulative-element cutoffs, memory and eval events. Used by the panel
 // benchmark (100k steps) and to make small fixtures; deterministic for a given seed.
 import type { Event, TensorInfo, TensorTier, Tier, TierCounts, Transition } from "../../protocol/protocol.generated";
+import { seededRandom } from "../fixtures/seededRandom";
 
 export interface SyntheticRunOptions {
   steps: number;
@@ -19,17 +20,6 @@ export interface SyntheticRunOptions {
   done?: boolean;
 }
 
-/** mulberry32: a tiny seeded PRNG, so fixtures and benchmark inputs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The parameter tensors of a nanoGPT-style model, named and placed as the trainer's tensor_layout does. */
 export function gptTensors(nLayer: number, nEmbd: number, vocab: number, blockSize: number): TensorInfo[] {
@@ -72,7 +62,7 @@ export function* syntheticEvents(o: SyntheticRunOptions): Generator<Event> {
   const nEmbd = o.nEmbd ?? 768;
   const tensors = gptTensors(nLayer, nEmbd, o.vocab ?? 50304, o.blockSize ?? 1024);
   const { tierEvery = 50, memoryEvery = 50, evalEvery = 500, hot = 0.2, warm = 0.6 } = o;
-  const rand = prng(o.seed ?? 1);
+  const rand = seededRandom(o.seed ?? 1);
   const nParams = tensors.reduce((s, t) => s + t.numel, 0);
   const cutoffs = { hot, warm };
   yield {
