@@ -10,21 +10,17 @@ import type { Event } from "../../protocol/protocol.generated";
 import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
 import { ControlChannel } from "./ControlChannel";
 import { EventLogFollower } from "./EventLogFollower";
-import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from "./RunManager";
+import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerLaunch } from "./RunManager";
 import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
 import type { TrainerHandle } from "./TrainerHandle";
 import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { Listeners } from "./Listeners";
 
-export interface DetachedLaunch {
-  command: string;
-  /** The trainer's arguments; `--control-socket <runDir>/control.sock` is appended. */
-  args: string[];
-  cwd: string;
-  env?: NodeJS.ProcessEnv;
-  runId: string;
-  runDir: string;
-}
+/**
+ * What to launch: the same fields as a piped trainer (`args` gets `--control-socket <runDir>/control.sock`
+ * appended); a detached trainer always leads its own process group.
+ */
+export type DetachedLaunch = Omit<TrainerLaunch, "newProcessGroup">;
 
 export interface DetachedRunOptions {
   /** How often an attached trainer's pid is checked (ms). */
