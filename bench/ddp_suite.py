@@ -2,6 +2,7 @@
 
     PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2 --models small --steps 40
     PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2,4 --models medium --steps 30
+    PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 2,4 --methods full:ddp,full:after-backward,hima:after-backward
 
 Each (nproc, model, method) is one real `python -m torch.distributed.run --standalone --nproc-per-node N -m hima
 train ...` run (the launch the extension makes), measured from its own events: tokens/s is the median of the
@@ -9,7 +10,10 @@ step events after --skip steps (global batch = --per-gpu-batch x N, so ideal sca
 figure); allreduce_bytes_per_step is the mean of the memory events' `ranks.allreduce_bytes_per_step` after the
 skip (gradient payload per rank per step; 0 for one process); peak_bytes_max is the largest per-rank CUDA peak.
 `hima` runs at hot 0.25 / warm 0.5 (about 50% Cold) with re-tiers every 10 steps from step 10.
-Rows are printed and merged into docs/results/ddp.json (same gpu/nproc/model/method replaced).
+A method may name how gradients are reduced (the trainer's `grad_sync`): `full:ddp` is plain AdamW under
+PyTorch's DistributedDataParallel (the reference), `hima:after-backward` HiMA's reducer without overlap;
+a bare method uses the trainer's default (`overlap`).
+Rows are printed and merged into docs/results/ddp.json (same gpu/nproc/model/method/grad_sync/compile replaced).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,29 +46,44 @@ def synthetic_tokens(folder: str, n_tokens: int = 4_000_000) -> str:
     return folder
 
 
-def run_config(args: argparse.Namespace, nproc: int, method: str) -> dict:
+DEFAULT_GRAD_SYNC = "overlap"
+
+
+def parse_method(spec: str) -> tuple[str, str]:
+    """"full:ddp" -> ("full", "ddp"); "hima" -> ("hima", the trainer's default)."""
+    method, _, grad_sync = spec.partition(":")
+    return method, grad_sync or DEFAULT_GRAD_SYNC
+
+
+def run_config(args: argparse.Namespace, nproc: int, method: str, grad_sync: str) -> dict:
     config = {
         "batch_size": args.per_gpu_batch * nproc, "log_every": 1, "memory_every": 5, "eval_every": 0, "eval_batches": 1,
         "checkpoint_every": 0, "keep_checkpoints": 1, "warmup_steps": 5, "compile": args.compile,
         "method": method, "first_retier": 10, "retier_every": 10,
     }
+    if nproc > 1:
+        config["grad_sync"] = grad_sync
     if method == "hima":
         config.update(hot=0.25, warm=0.5)
     return config
 
 
-def measure(args: argparse.Namespace, data: str, nproc: int, model: str, method: str, work: str) -> dict:
-    name = f"{model}-{method}-n{nproc}"
+def measure(args: argparse.Namespace, data: str, nproc: int, model: str, spec: str, work: str) -> dict:
+    method, grad_sync = parse_method(spec)
+    name = f"{model}-{method}-{grad_sync}-n{nproc}{'-compiled' if args.compile else ''}"
     out = os.path.join(work, name)
     config_path = os.path.join(work, f"{name}.json")
     with open(config_path, "w") as f:
-        json.dump(run_config(args, nproc, method), f)
+        json.dump(run_config(args, nproc, method, grad_sync), f)
     trainer = ["-m", "hima", "train", "--preset", model, "--config", config_path, "--data", data, "--out", out,
                "--max-steps", str(args.steps), "--device", args.device, "--quiet-stdout"]
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else []
     started = time.perf_counter()
     # No shell; the trainer's events go to <out>/events.jsonl, its logs to this terminal.
     proc = subprocess.run([sys.executable, *launcher, *trainer], stdin=subprocess.DEVNULL, timeout=args.timeout)
+    if args.keep_events:
+        os.makedirs(args.keep_events, exist_ok=True)
+        shutil.copyfile(os.path.join(out, "events.jsonl"), os.path.join(args.keep_events, f"{name}.jsonl"))
     with open(os.path.join(out, "events.jsonl")) as f:
         events = [json.loads(line) for line in f if line.strip()]
     errors = [e["message"] for e in events if e["type"] == "error"]
@@ -76,6 +96,7 @@ def measure(args: argparse.Namespace, data: str, nproc: int, model: str, method:
     peaks = [r["peak_bytes"]["max"] for r in ranks if r and r["peak_bytes"]] or [e["peak_bytes"] for e in memory if e["peak_bytes"]]
     return {
         "gpu": args.gpu, "nproc": nproc, "model": model, "method": method,
+        "grad_sync": grad_sync if nproc > 1 else "none",
         "tok_s": round(statistics.median(e["tokens_per_s"] for e in steps)),
         "allreduce_bytes_per_step": round(statistics.mean(e["ranks"]["allreduce_bytes_per_step"] for e in in_loop)) if nproc > 1 else 0,
         "peak_bytes_max": max(peaks) if peaks else None,
@@ -85,7 +106,7 @@ def measure(args: argparse.Namespace, data: str, nproc: int, model: str, method:
 
 
 def merge_rows(path: str, rows: list[dict]) -> None:
-    key = lambda r: (r["gpu"], r["nproc"], r["model"], r["method"])
+    key = lambda r: (r["gpu"], r["nproc"], r["model"], r["method"], r.get("grad_sync"), r.get("compile", False))
     try:
         with open(path) as f:
             existing = json.load(f)
@@ -93,7 +114,7 @@ def merge_rows(path: str, rows: list[dict]) -> None:
         existing = []
     fresh = {key(r) for r in rows}
     merged = [r for r in existing if key(r) not in fresh] + rows
-    merged.sort(key=lambda r: (r["model"], r["method"], r["nproc"]))
+    merged.sort(key=lambda r: (r["gpu"], r["model"], r.get("compile", False), r["method"], r.get("grad_sync") or "", r["nproc"]))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(merged, f, indent=1)
@@ -104,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench/ddp_suite.py", description=__doc__.split("\n")[0])
     p.add_argument("--nprocs", default="1,2", help="comma-separated process counts (one GPU each)")
     p.add_argument("--models", default="small", help="comma-separated presets: small, medium")
-    p.add_argument("--methods", default="full,hima")
+    p.add_argument("--methods", default="full,hima", help="comma-separated; method[:grad_sync], grad_sync one of overlap, after-backward, ddp (full only)")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--skip", type=int, default=20, help="steps left out of the figures (start-up, all-Hot steps before the first re-tier)")
     p.add_argument("--per-gpu-batch", type=int, default=8, help="sequences per GPU per step (1024 tokens each)")
@@ -112,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="torch.compile each block (slower start, faster steps)")
     p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "ddp.json"))
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a smoke test of this script (gloo, tiny preset)")
+    p.add_argument("--keep-events", default=None, help="copy each run's events.jsonl into this folder")
     p.add_argument("--timeout", type=float, default=280, help="seconds per run before it is abandoned")
     args = p.parse_args(argv)
     import torch  # after argument errors
@@ -131,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models.split(","):
             for method in args.methods.split(","):
                 for nproc in nprocs:
+                    if nproc == 1 and ":" in method:
+                        continue  # one process reduces nothing: the bare method's row is the baseline
                     try:
                         row = measure(args, data, nproc, model, method, work)
                     except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
@@ -139,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     merge_rows(args.out, [row])  # each finished run is kept even if a later one is cut short
-    print(f"\n{'model':8} {'method':6} {'nproc':>5} {'tok/s':>9} {'scaling':>8} {'allreduce MB/step':>18} {'peak GB max':>12}")
+    print(f"\n{'model':8} {'method':6} {'grad_sync':>14} {'nproc':>5} {'tok/s':>9} {'scaling':>8} {'allreduce MB/step':>18} {'peak GB max':>12}")
     for r in rows:
-        base = next((b for b in rows if b["model"] == r["model"] and b["method"] == r["method"] and b["nproc"] == 1), None)
+        base = next((b for b in rows if (b["model"], b["method"], b["nproc"]) == (r["model"], r["method"], 1)), None)
         scaling = f"{r['tok_s'] / base['tok_s']:.2f}x" if base else "-"
         peak = f"{r['peak_bytes_max'] / 1e9:.2f}" if r["peak_bytes_max"] else "-"
-        print(f"{r['model']:8} {r['method']:6} {r['nproc']:>5} {r['tok_s']:>9} {scaling:>8} {r['allreduce_bytes_per_step'] / 1e6:>18.1f} {peak:>12}")
+        print(f"{r['model']:8} {r['method']:6} {r['grad_sync']:>14} {r['nproc']:>5} {r['tok_s']:>9} {scaling:>8} {r['allreduce_bytes_per_step'] / 1e6:>18.1f} {peak:>12}")
     return 0
 
 
