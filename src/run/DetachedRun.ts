@@ -15,6 +15,7 @@ import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
 import type { TrainerHandle } from "./TrainerHandle";
 import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { Listeners } from "./Listeners";
+import { safeKill, signalLaunch } from "./launchSignals";
 
 /**
  * What to launch: the same fields as a piped trainer (`args` gets `--control-socket <runDir>/control.sock`
@@ -252,12 +253,13 @@ export class DetachedRun implements TrainerHandle {
     this.exitListeners.emit(exit);
   }
 
-  private signal(sig: NodeJS.Signals): void {
+  private signal(sig: "SIGTERM" | "SIGKILL"): void {
     if (this.exit !== null || this.pid === null) return;
     if (this.child) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-      // SIGKILL takes the whole group (data loader workers); SIGTERM asks the trainer to stop.
-      safeKill(sig === "SIGKILL" ? -this.pid : this.pid, sig);
+      // SIGTERM asks the trainer (rank 0 under torchrun) to stop; SIGKILL takes the launch: the child's
+      // group (data loader workers) and, under torchrun, every rank.
+      signalLaunch(this.pid, this.runDir, sig, true);
       return;
     }
     // Not our child: make sure the pid is still this run's trainer before signalling it.
@@ -303,14 +305,6 @@ export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES):
     return [];
   } finally {
     await handle?.close();
-  }
-}
-
-function safeKill(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
   }
 }
 

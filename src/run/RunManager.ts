@@ -13,6 +13,7 @@ import { STDERR_FILE } from "./RunStore";
 import type { TrainerHandle } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
 import { Listeners } from "./Listeners";
+import { signalLaunch } from "./launchSignals";
 
 export interface TrainerLaunch {
   command: string;
@@ -51,15 +52,15 @@ const DEFAULT_GRACE_MS = 10_000;
 const TERM_GRACE_MS = 3_000;
 
 
-/** Children still running when Node exits are killed, so no trainer outlives the window or CLI that started it. */
-const liveChildren = new Set<ChildProcess>();
+/** Runs still going when Node exits are killed, so no trainer outlives the window or CLI that started it. */
+const liveRuns = new Set<RunManager>();
 let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  liveChildren.add(child);
+function trackRun(run: RunManager): void {
+  liveRuns.add(run);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once("exit", () => {
-    for (const c of liveChildren) c.kill("SIGKILL");
+    for (const r of liveRuns) r.kill();
   });
 }
 
@@ -75,6 +76,7 @@ export class RunManager implements TrainerHandle {
   readonly exited: Promise<TrainerExit>;
 
   private readonly child: ChildProcess;
+  private readonly ownGroup: boolean;
   private readonly eventListeners = new Listeners<[Event]>();
   private readonly noiseListeners = new Listeners<[string, string]>();
   private readonly exitListeners = new Listeners<[TrainerExit]>();
@@ -103,16 +105,17 @@ export class RunManager implements TrainerHandle {
     let resolveExit!: (e: TrainerExit) => void;
     this.exited = new Promise((r) => (resolveExit = r));
 
+    this.ownGroup = launch.newProcessGroup === true;
     this.child = spawn(launch.command, launch.args, {
       cwd: launch.cwd,
       // Events must arrive as they happen (not in 8 KB blocks) and in UTF-8 whatever the locale says.
       env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
       stdio: ["pipe", "pipe", "pipe"],
       shell: false,
-      detached: launch.newProcessGroup === true,
+      detached: this.ownGroup,
       windowsHide: true,
     });
-    trackChild(this.child);
+    trackRun(this);
 
     const reader = new JsonLinesReader(
       (value) => {
@@ -131,7 +134,7 @@ export class RunManager implements TrainerHandle {
     const finish = (code: number | null, signal: string | null) => {
       if (finished) return;
       finished = true;
-      liveChildren.delete(this.child);
+      liveRuns.delete(this);
       for (const t of this.stopTimers) clearTimeout(t);
       reader.end();
       if (this.stderrPartial) this.pushTail(this.stderrPartial);
@@ -234,9 +237,11 @@ export class RunManager implements TrainerHandle {
     return this.stderrPartial ? [...this.tail, this.stderrPartial].slice(-STDERR_TAIL_LINES) : [...this.tail];
   }
 
-  private signal(sig: NodeJS.Signals): void {
-    if (this.exit !== null || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill(sig);
+  private signal(sig: "SIGTERM" | "SIGKILL"): void {
+    if (this.exit !== null || this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return;
+    // SIGTERM asks the trainer (rank 0 under torchrun) to stop; SIGKILL takes the launch: the child, its
+    // group when it leads one, and under torchrun every rank.
+    signalLaunch(this.child.pid, this.runDir, sig, this.ownGroup);
   }
 
   private deliver(event: Event): void {

@@ -1,8 +1,9 @@
-// <runDir>/trainer.json, written by a detached trainer at start ({pid, started, run_id, control_socket,
-// argv}), and the question "is that pid still this run's trainer?". The file is input from disk like any
-// other: a pid that is not a plain positive number, or a process that is not the trainer of this run
-// folder (the pid was reused, or the file was planted), is never signalled or attached to.
-import { promises as fs, readFileSync, readlinkSync, realpathSync } from "node:fs";
+// <runDir>/trainer.json, written by the trainer (rank 0 under torchrun) at start ({pid, started, run_id,
+// control_socket, argv}), and the question "is that pid still this run's trainer?" (with the /proc facts it
+// needs: parent, children, process group). The file is input from disk like any other: a pid that is not a
+// plain positive number, or a process that is not the trainer of this run folder (the pid was reused, or
+// the file was planted), is never signalled or attached to.
+import { promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const TRAINER_FILE = "trainer.json";
@@ -28,6 +29,15 @@ export async function readTrainerRecord(runDir: string): Promise<TrainerRecord |
     return null;
   }
   return parseTrainerRecord(raw);
+}
+
+/** The same, read synchronously: for a signal that must go out now (a stop timer, an exit hook). */
+export function readTrainerRecordSync(runDir: string): TrainerRecord | null {
+  try {
+    return parseTrainerRecord(JSON.parse(readFileSync(join(runDir, TRAINER_FILE), "utf8")));
+  } catch {
+    return null;
+  }
 }
 
 export function parseTrainerRecord(raw: unknown): TrainerRecord | null {
@@ -84,12 +94,29 @@ export function leadsProcessGroup(pid: number): boolean {
   return readProcStat(pid)?.pgrp === pid;
 }
 
+/** The parent of `pid` (Linux), or null when it cannot be read. */
+export function parentPid(pid: number): number | null {
+  return readProcStat(pid)?.ppid ?? null;
+}
+
+/** The live children of `pid` (Linux; empty elsewhere): a launcher's ranks, a trainer's data loader workers. */
+export function childPids(pid: number): number[] {
+  if (process.platform !== "linux") return [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d+$/.test(e) && readProcStat(Number(e))?.ppid === pid).map(Number);
+}
+
 /** Clock ticks per second of /proc/<pid>/stat start times (USER_HZ, 100 on every Linux we know). */
 const USER_HZ = 100;
 /** Boot time is whole seconds and the record is written after start: allow for the rounding. */
 const START_SLACK_MS = 2000;
 
-function readProcStat(pid: number): { state: string; pgrp: number; startedMs: number | null } | null {
+function readProcStat(pid: number): { state: string; ppid: number; pgrp: number; startedMs: number | null } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -99,11 +126,12 @@ function readProcStat(pid: number): { state: string; pgrp: number; startedMs: nu
   // The command name (field 2) is in parentheses and may contain spaces or ')': split after the last ')'.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
+  const ppid = Number(fields[1]);
   const pgrp = Number(fields[2]);
   const startTicks = Number(fields[19]);
   const boot = bootTimeMs();
   const startedMs = boot !== null && Number.isFinite(startTicks) ? boot + (startTicks / USER_HZ) * 1000 : null;
-  return { state, pgrp, startedMs };
+  return { state, ppid, pgrp, startedMs };
 }
 
 let bootMs: number | null | undefined;
