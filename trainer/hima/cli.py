@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     event_stream = None if args.quiet_stdout or rank > 0 else stdout_events
     events: EventWriter | None = None
     channel: ControlSocket | None = None
+    join_guard = None
     try:
         file_values = load_config_file(args.config) if args.config else {}
         resume = None
@@ -138,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
         if rank > 0:
-            from .distributed import FollowerEvents, RankReports, env_world_size
+            from .rank_watch import FollowerEvents, RankReports
 
-            events = FollowerEvents(RankReports(cfg.out, rank, env_world_size()))
+            events = FollowerEvents(RankReports(cfg.out, rank, world_size))
             controls = None
         else:
             run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
@@ -150,22 +152,38 @@ def main(argv: list[str] | None = None) -> int:
             if args.control_socket:
                 channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
             write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
+            if world_size > 1:
+                from .rank_watch import JoinGuard
+
+                # From here on torchrun's SIGTERM (sent when a peer fails during start-up) waits for the peer
+                # watch to report that peer (hima.rank_watch); released once the process group exists.
+                join_guard = JoinGuard()
         from .train import Trainer  # imports torch + the engine: after arg checks
 
-        trainer = Trainer(cfg, events, controls, resume)
+        trainer = Trainer(cfg, events, controls, resume, join_guard=join_guard)
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
-        if channel is not None:
-            channel.close()
-        log.error("%s", e)
-        if events is None:
-            events = EventWriter(None, event_stream)
-        events.emit("error", message=str(e), fatal=True, rank=None)
-        return 2
+        return _start_failed(e, str(e), 2, events, event_stream, channel)
+    except Exception as e:  # e.g. a CUDA error: under torchrun, rank 0 must learn of another rank's too
+        return _start_failed(e, f"{type(e).__name__}: {e}", 1, events, event_stream, channel)
     try:
         return _train(trainer, events, cfg)
     finally:
         if channel is not None:
             channel.close()
+
+
+def _start_failed(error: Exception, message: str, code: int, events, event_stream, channel) -> int:
+    """Report a failure before training started as an `error` event (a follower rank: its error file)."""
+    if channel is not None:
+        channel.close()
+    if code == 2:
+        log.error("%s", error)
+    else:
+        log.error("starting the run failed", exc_info=error)
+    if events is None:
+        events = EventWriter(None, event_stream)
+    events.emit("error", message=message, fatal=True, rank=None)
+    return code
 
 
 def _train(trainer, events: EventWriter, cfg) -> int:

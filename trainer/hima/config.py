@@ -15,6 +15,7 @@ from .model import MODEL_PRESETS
 METHODS = ("full", "hima", "random-static", "hima-no-warm")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 DTYPES = ("auto", "float32", "bfloat16")
+GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.distributed)
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -51,6 +52,9 @@ class TrainConfig:
     # far better on a busy machine: measured 150-260 ms/step (1) vs 215-1790 ms/step (2) for tiny on 2 busy cores.
     dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # per-block torch.compile (compile_per_block), never whole-model
+    # Several processes (torchrun) only: "overlap" all-reduces gradient buckets during backward, "after-backward"
+    # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.distributed.
+    grad_sync: str = "overlap"
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)
     hot: float = 0.3
@@ -169,6 +173,13 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
     need(bool(DEVICE.match(cfg.device)), f"device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    need(cfg.grad_sync in GRAD_SYNCS, f"grad_sync must be one of {', '.join(GRAD_SYNCS)}, got {cfg.grad_sync!r}")
+    need(
+        cfg.grad_sync != "ddp" or cfg.method == "full",
+        f"grad_sync 'ddp' (DistributedDataParallel) needs method 'full', not {cfg.method!r}: DDP expects the same "
+        "parameters to get gradients every step, and HiMA changes requires_grad as tensors change tiers. "
+        "Use grad_sync 'overlap' (the default) or 'after-backward'.",
+    )
     need(cfg.data_order in ("random", "sequential"), f"data_order must be random or sequential, got {cfg.data_order!r}")
     need(cfg.run_id is None or bool(RUN_ID.match(cfg.run_id)), f"run id {cfg.run_id!r} must match {RUN_ID.pattern}")
     need(cfg.max_steps >= 0, "max_steps must be >= 0")

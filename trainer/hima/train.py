@@ -22,9 +22,10 @@ from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state
 from .config import TrainConfig, engine_settings
 from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
 from .data import TokenBatches
-from .distributed import Distributed, PeerWatch, RankFailure, local_device
+from .distributed import Distributed, RankFailure, local_device
 from .events import EventWriter
 from .model import GPT, MODEL_PRESETS, gpt_config
+from .rank_watch import JoinGuard, PeerWatch
 from .tensor_layout import tensor_infos
 
 log = logging.getLogger("hima")
@@ -80,10 +81,20 @@ def _finite_score(score) -> float:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None):
+    def __init__(
+        self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
+        join_guard: JoinGuard | None = None,
+    ):
+        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch)."""
         self.cfg, self.events, self.controls = cfg, events, controls
+        self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
         self.device = pick_device(local_device(cfg.device))
-        self.dist = Distributed.from_env(cfg.out, self.device)  # None unless torchrun started several processes
+        # None unless torchrun started several processes.
+        self.dist = Distributed.from_env(
+            cfg.out, self.device, grad_sync=cfg.grad_sync, join_guard=join_guard,
+            report=lambda rank, message: self.events.emit("error", message=message, fatal=True, rank=rank),
+            end_run=lambda reason: self._end_before_training(reason, resume),
+        )
         if self.dist is not None:
             self.dist.check_batch(cfg.batch_size)
         use_bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and self.device.startswith("cuda"))
@@ -99,9 +110,11 @@ class Trainer:
         self.model = GPT(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
-        self.params = list(self.model.parameters())  # the same order on every rank: gradient buckets match
         if cfg.compile:
             compile_per_block(self.model.transformer.h, hima=self.hima)  # raises the recompile limit to fit the tiers
+        # What train_step calls forward on: the model, or its DDP wrapper (grad_sync "ddp"). Everything else
+        # (evaluation, checkpoints, HiMA) uses self.model.
+        self.train_module = self.model if self.dist is None else self.dist.wrap(self.model)
         self.tokens_per_step = cfg.batch_size * self.batches.block_size
         self.step = 0
         self.first_loss: float | None = None
@@ -115,8 +128,7 @@ class Trainer:
         self.paused = False
         self.stop_requested = False
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
-        self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
-        self.watch: PeerWatch | None = None  # rank 0 of a multi-process run: reports failed peers
+        self.watch: PeerWatch | None = self.dist.watch if self.dist else None  # rank 0: reports failed peers
 
     # ---- checkpoints ----
     def _restore(self, ckpt: dict) -> None:
@@ -210,6 +222,23 @@ class Trainer:
             evicted_bytes=int(self.hima.evicted_bytes()),
             allocated_bytes=allocated, peak_bytes=peak, rss_bytes=rss, **extra,
         )
+
+    def _end_before_training(self, reason: str, resume: dict | None) -> None:
+        """Rank 0's way out when a peer fails (or SIGTERM comes) before the process group exists; called by the
+        peer watch thread after it emitted the peer's `error` event. Nothing was trained: no model, no tiers."""
+        self.events.emit(
+            "done", step=resume["step"] if resume else 0, reason=reason,
+            summary={
+                "wall_time_s": round(time.perf_counter() - self.started, 3), "first_loss": None, "last_loss": None,
+                "last_val_loss": None, "counts": {t: {"tensors": 0, "elements": 0} for t in ("hot", "warm", "cold")},
+                "optimizer_state_bytes": 0, "full_optimizer_state_bytes": 0, "transitions": 0,
+                "checkpoint": resume["path"] if resume else None,
+            },
+        )
+        self.events.close()  # flushed and fsynced: os._exit below runs no cleanup
+        # The main thread is inside init_process_group's C++ rendezvous wait, which no exception or Python
+        # signal handler can interrupt; left alone, torchrun would SIGKILL it later with nothing reported.
+        os._exit(1 if reason == "error" else 0)
 
     def emit_done(self, reason: str) -> None:
         self.events.emit(
@@ -319,10 +348,11 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with self.autocast:
-            _, loss = self.model(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-        loss.backward()
-        if self.dist is not None:
-            self.dist.sync_gradients(self.params)  # before scoring: every rank scores the same gradients
+            _, loss = self.train_module(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+        if self.dist is None:
+            loss.backward()
+        else:
+            self.dist.backward(loss)  # averaged over ranks before scoring: every rank scores the same gradients
         if self.cfg.grad_clip > 0:
             self.hima.clip_grad_norm_(self.cfg.grad_clip)  # clips only applied gradients, not probe ones
         self.hima.step()
@@ -337,9 +367,6 @@ class Trainer:
         """Train to max_steps (or until stopped). Returns the done reason."""
         if self.dist is None:
             return self._run()
-        if self.dist.is_main:
-            report = lambda rank, message: self.events.emit("error", message=message, fatal=True, rank=rank)
-            self.watch = PeerWatch(self.dist.reports, report)
         try:
             reason = self._run()
         except Exception as e:

@@ -1,0 +1,239 @@
+"""How a failed rank reaches the event stream: report files in ``<run dir>/ranks/`` and rank 0's watch on them.
+
+Every rank writes ``<rank>.json`` (its pid) at start and ``<rank>.done`` at a clean end; a rank that raises
+writes ``<rank>.error`` (``FollowerEvents``: ranks other than 0 write no events). Each file carries the
+launch it belongs to (torchrun's run id and restart count), so the files an earlier segment left in the run
+folder are never taken for this launch's.
+
+On rank 0 a ``PeerWatch`` thread turns a peer's error file, or a peer process that vanished without one
+(SIGKILL, OOM killer), into an ``error`` event naming that rank. It starts before ``init_process_group``: a
+peer can fail before it ever joins (a GPU it cannot use), and then rank 0 would wait in the rendezvous until
+torchrun killed it, with no event at all. While rank 0 joins, its main thread is inside a C++ wait that
+neither an exception nor a Python signal handler can interrupt, so during that phase the watch ends the run
+itself (``end_run``). ``JoinGuard`` holds back SIGTERM until then, because torchrun sends it to rank 0 about
+0.1 s after the failed peer exits, usually before the watch has looked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+RANKS_DIR = "ranks"
+
+
+def launch_id() -> str:
+    """This launch of the ranks: torchrun's run id (a fresh uuid per ``--standalone`` launch) and restart count."""
+    return f"{os.environ.get('TORCHELASTIC_RUN_ID', '')}/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+
+
+class RankReports:
+    """Files in ``<run dir>/ranks/`` through which ranks tell rank 0 they started, failed or finished."""
+
+    def __init__(self, run_dir: str, rank: int, world_size: int):
+        self.dir = os.path.join(run_dir, RANKS_DIR)
+        self.rank, self.world_size = rank, world_size
+        self.launch = launch_id()
+
+    def _path(self, rank: int, suffix: str) -> str:
+        return os.path.join(self.dir, f"{rank}.{suffix}")
+
+    def _write(self, suffix: str, **fields: Any) -> None:
+        os.makedirs(self.dir, exist_ok=True)  # a rank may fail before it announced its start
+        _write_atomic(self._path(self.rank, suffix), json.dumps({"launch": self.launch, **fields}))
+
+    def _read(self, rank: int, suffix: str) -> dict | None:
+        """The file's fields if it exists and belongs to this launch, else None."""
+        try:
+            with open(self._path(rank, suffix), encoding="utf-8") as f:
+                fields = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return fields if isinstance(fields, dict) and fields.get("launch") == self.launch else None
+
+    def starting(self) -> None:
+        for suffix in ("error", "done"):  # left by an earlier segment of this run folder (ignored anyway)
+            try:
+                os.unlink(self._path(self.rank, suffix))
+            except FileNotFoundError:
+                pass
+        self._write("json", pid=os.getpid(), rank=self.rank)
+
+    def failed(self, message: str) -> None:
+        self._write("error", message=message)
+
+    def finished(self) -> None:
+        self._write("done")
+
+    def has_failed(self) -> bool:
+        return self._read(self.rank, "error") is not None
+
+    def peer_failure(self, rank: int) -> str | None:
+        """Why peer ``rank`` failed, or None while it is alive (or ended cleanly, or has not started)."""
+        error = self._read(rank, "error")
+        if error is not None:
+            return str(error.get("message") or "").strip() or "failed without a message"
+        if self._read(rank, "done") is not None:
+            return None
+        started = self._read(rank, "json")
+        if started is None or not isinstance(started.get("pid"), int):
+            return None  # not started yet
+        pid = started["pid"]
+        if _pid_alive(pid):
+            return None
+        # It may have written its error file just before dying: look once more.
+        if self._read(rank, "error") is not None:
+            return self.peer_failure(rank)
+        return f"process {pid} ended without reporting an error (killed by a signal or out of memory?)"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (dead, not yet reaped by torchrun) still answers kill(0): check its state.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class JoinGuard:
+    """Rank 0, from start-up until its process group exists: SIGTERM is held back (remembered, and announced
+    on a pipe the peer watch waits on), so the watch can report why the run ends before this process goes.
+
+    Create it in the main thread (Python's rule for signal handlers); ``release()`` once the group exists."""
+
+    def __init__(self) -> None:
+        self.held: list[int] = []
+        self._read, write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(write, False)
+        # The pipe stays open for the life of the process: the watch may still be waiting on it at release.
+        self._previous_handler = signal.signal(signal.SIGTERM, self._hold)
+        # Python's C-level handler writes the signal number here the moment a signal arrives, even while the
+        # main thread is stuck in C++ and cannot run ``_hold`` yet.
+        self._previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        self.released = False
+
+    def _hold(self, signum: int, frame) -> None:
+        self.held.append(signum)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s``; True if SIGTERM or SIGINT (Ctrl-C) arrived meanwhile."""
+        try:
+            ready, _, _ = select.select([self._read], [], [], timeout_s)
+            data = os.read(self._read, 64) if ready else b""
+        except (OSError, ValueError):
+            return False
+        return any(n in (signal.SIGTERM, signal.SIGINT) for n in data)
+
+    def release(self) -> None:
+        """Put SIGTERM back; one that was held is acted on now, as the handler in place would have."""
+        if self.released:
+            return
+        self.released = True
+        signal.set_wakeup_fd(self._previous_fd)
+        signal.signal(signal.SIGTERM, self._previous_handler)
+        if self.held:
+            signal.raise_signal(signal.SIGTERM)
+
+
+class PeerWatch:
+    """Rank 0's watcher thread: the first failed peer becomes an `error` event naming it, at once (before
+    torchrun tears the group down), and ``failure`` tells the training loop to end the run.
+
+    Until ``joined()`` (the process group exists) it also ends the run itself: ``end_run("error")`` after a
+    peer failed, ``end_run("stopped")`` after SIGTERM / Ctrl-C with no failed peer. ``end_run`` must not return."""
+
+    def __init__(
+        self, reports: RankReports, report: Callable[[int, str], None],
+        end_run: Callable[[str], None] | None = None, guard: JoinGuard | None = None, interval_s: float = 0.5,
+    ):
+        self.reports, self.report, self.interval_s = reports, report, interval_s
+        self.failure: str | None = None
+        self._end_run = end_run
+        self._joining = end_run is not None
+        self._guard = guard
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hima-peer-watch", daemon=True)
+        self._thread.start()
+
+    def joined(self) -> None:
+        """The process group exists (or could not be formed): from now on the training loop acts on failures."""
+        self._joining = False
+        if self._guard is not None:
+            self._guard.release()
+
+    def _run(self) -> None:
+        while True:
+            joining = self._joining
+            if joining and self._guard is not None:
+                signalled = self._guard.wait(self.interval_s)
+            else:
+                signalled = False
+                if self._stop.wait(self.interval_s):
+                    return
+            if signalled:
+                # torchrun signals rank 0 when a peer ended: give that peer's report a moment to land.
+                self.wait_for_failure(1.0)
+            failed = self.check()
+            # Re-read: if the group formed meanwhile, the training loop ends the run (at its next boundary).
+            if self._joining and (failed or signalled):
+                self._end_run("error" if failed else "stopped")
+            if failed:
+                return
+
+    def check(self) -> bool:
+        """Look at every peer once; True (and reported) if one failed."""
+        if self.failure is not None:
+            return True
+        for rank in range(1, self.reports.world_size):
+            why = self.reports.peer_failure(rank)
+            if why is not None:
+                self.failure = f"rank {rank} failed: {why}"
+                self.report(rank, self.failure)
+                return True
+        return False
+
+    def wait_for_failure(self, timeout_s: float) -> str | None:
+        """After a collective failed: give a dying peer a moment to leave its report, then return it."""
+        deadline = time.monotonic() + timeout_s
+        while not self.check() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.failure
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class FollowerEvents:
+    """The event writer of ranks other than 0: nothing reaches the stream from here except errors, which go
+    to this rank's error file for rank 0 to report (same ``emit`` signature as EventWriter)."""
+
+    def __init__(self, reports: RankReports):
+        self.reports = reports
+        self.path = None
+
+    def emit(self, type_: str, **fields: Any) -> dict:
+        if type_ == "error" and not self.reports.has_failed():
+            self.reports.failed(str(fields.get("message", "error")))
+        return {"type": type_, **fields}
+
+    def close(self) -> None:
+        pass
