@@ -67,8 +67,8 @@ def write_report(rows_path: str, out_path: str) -> str:
         rows = json.load(f)
     text = "\n".join([
         "# HiMA under torchrun: scaling and communication", "",
-        "Regenerate: `PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2,4 --models small,medium "
-        "--methods full,hima,full:ddp,hima:after-backward --data data/linux-doc` on a GPU host, then "
+        "Regenerate: `PYTHONPATH=trainer python bench/ddp_suite.py --nprocs 1,2,4 --steps 50 --models small "
+        "--methods hima,full,full:ddp --data data/linux-doc` (and `--models medium --methods hima,full`) on a GPU host, then "
         "`python -m bench.ddp_report`. Rows: [ddp.json](ddp.json).", "",
         "tok/s: median over step events of the global batch (ideal scaling = N x the one-GPU figure). "
         "All-reduce MB/step: gradient payload each rank reduces per step (Cold tensors send nothing; for PyTorch "
