@@ -42,12 +42,13 @@ class Chart {
   private plot: uPlot | null = null;
   private shownKeys = "";
   private data: ChartData = { x: [], series: {} };
+  private readonly titleText = document.createElement("span");
 
   constructor(
     readonly name: string,
     /** Which chart of the host's data it draws (two panel charts can draw columns of the same one). */
     readonly source: keyof ChartsData,
-    title: string,
+    readonly title: string,
     private readonly specs: SeriesSpec[],
     private readonly yFormat: (v: number) => string,
     private theme: Theme,
@@ -59,8 +60,14 @@ class Chart {
     this.element.dataset.points = "0";
     this.element.dataset.series = "";
     const h = document.createElement("h3");
-    h.textContent = title;
+    this.titleText.textContent = title;
+    h.append(this.titleText);
     this.element.append(h, this.plotHost);
+  }
+
+  /** Changes the heading's text, keeping its controls. */
+  setTitle(text: string): void {
+    this.titleText.textContent = text;
   }
 
   /** Appends a control (smoothing slider, log toggle) to the chart's heading row. */
@@ -226,6 +233,16 @@ export class Charts {
 
   setTheme(theme: Theme): void {
     this.charts.forEach((c) => c.setTheme(theme));
+  }
+
+  /**
+   * A multi-process (torchrun) run: say whose figures a chart shows. Rank 0 writes the events, so memory is
+   * rank 0's process; tokens/s counts the global batch, all processes together; every rank holds the same
+   * tiers, so the same optimizer state. null: one process, plain titles.
+   */
+  setProcesses(nproc: number | null): void {
+    const suffix: Record<string, string> = nproc === null ? {} : { throughput: `all ${nproc} processes`, memory: "rank 0", optimizerState: "each rank" };
+    for (const chart of this.charts) chart.setTitle(suffix[chart.name] ? `${chart.title} (${suffix[chart.name]})` : chart.title);
   }
 
   private smoothingControl(onChange: () => void): HTMLElement {

@@ -88,7 +88,14 @@ export class RunHeader {
   /** Multi-process runs only: how many processes, the memory spread over ranks, and the all-reduce traffic. */
   setRanks(r: RankMemoryView | null): void {
     this.ranks.hidden = r === null;
-    this.ranks.textContent = r ? rankLine(r) : "";
+    // Each part is one inline block, so a narrow panel wraps the line between parts, not inside "all-reduce"
+    // or between a number and its unit.
+    const parts = r ? rankParts(r) : [];
+    this.ranks.replaceChildren(...parts.flatMap((text, i) => {
+      const span = document.createElement("span");
+      span.textContent = text;
+      return i === 0 ? [span] : [" · ", span];
+    }));
   }
 
   showNotice(level: "info" | "error", text: string): void {
@@ -98,12 +105,12 @@ export class RunHeader {
   }
 }
 
-/** e.g. "2 processes · peak per rank 1.2–1.3 GiB · all-reduce 164 MiB/step". */
-export function rankLine(r: RankMemoryView): string {
-  const what = r.measure === "resident" ? "resident memory per rank" : "peak per rank";
+/** The per-rank line's parts, shown joined by " · ": "2 processes · peak memory per rank 1.2–1.3 GiB · all-reduce 164 MiB/step". */
+export function rankParts(r: RankMemoryView): string[] {
+  const what = r.measure === "resident" ? "resident memory per rank" : "peak memory per rank";
   const parts = [`${r.nproc} processes`, `${what} ${spreadText(r.min, r.max)}`];
   if (r.allreducePerStep !== undefined) parts.push(`all-reduce ${formatBytes(r.allreducePerStep)}/step`);
-  return parts.join(" · ");
+  return parts;
 }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -71,7 +71,10 @@ function applyUpdate(u: PanelUpdate): void {
   }
   if (u.controls) cutoffs.setControls(u.controls);
   if (u.charts) charts.setData(u.charts);
-  if (u.rankMemory !== undefined) header.setRanks(u.rankMemory);
+  if (u.rankMemory !== undefined) {
+    header.setRanks(u.rankMemory);
+    charts.setProcesses(u.rankMemory?.nproc ?? null);
+  }
 }
 
 // Messages waiting for the next frame. A snapshot replaces everything before it; updates carry whole
