@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -55,6 +56,9 @@ DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024  # DDP's default bucket size
 # Test hook, set only by trainer/tests/test_distributed.py: the rank it names fails just before joining the
 # process group, as a rank-specific start-up error (a GPU it cannot use) would.
 FAIL_BEFORE_GROUP_ENV = "HIMA_TEST_FAIL_BEFORE_GROUP"
+# Test hook, set only by trainer/tests/test_stop_race.py: "RANK:SECONDS" -- that rank sleeps this long before
+# each step boundary's collective, so the other ranks spend that time waiting inside it.
+SLOW_BOUNDARY_ENV = "HIMA_TEST_SLOW_BOUNDARY"
 
 
 def env_rank() -> int:
@@ -133,6 +137,8 @@ class Distributed:
         self._params: list[nn.Parameter] = []
         self._reducer: OverlappedReducer | None = None
         self._ddp_bytes = 0
+        slow_rank, _, slow_s = os.environ.get(SLOW_BOUNDARY_ENV, "").partition(":")
+        self._test_boundary_delay_s = float(slow_s) if slow_rank == str(self.rank) else 0.0
 
     @staticmethod
     def from_env(run_dir: str, device: str, **kwargs: Any) -> "Distributed | None":
@@ -207,6 +213,8 @@ class Distributed:
 
     def boundary(self, stop: bool, lines: list[Any] | None) -> tuple[bool, list[Any]]:
         """Agree on "stop" (any rank) and on rank 0's control lines; every rank gets the same answer."""
+        if self._test_boundary_delay_s:
+            time.sleep(self._test_boundary_delay_s)
         payload = _encode_lines(lines or []) if self.is_main else b""
         flags = torch.tensor([int(stop), len(payload)], dtype=torch.int64, device=self.comm_device)
         dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self.cpu_group)

@@ -126,7 +126,8 @@ class Trainer:
             self._restore(resume)
         self.start_step = self.step
         self.paused = False
-        self.stop_requested = False
+        self.stop_requested = False  # agreed by every rank (a `stop` control, or a signal acted on at a boundary)
+        self.stop_signalled = False  # SIGTERM / Ctrl-C arrived (install_stop_signals); acted on at the next boundary
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
         self.watch: PeerWatch | None = self.dist.watch if self.dist else None  # rank 0: reports failed peers
 
@@ -283,6 +284,7 @@ class Trainer:
         """Apply every queued control; while paused, block here (still answering controls)."""
         if self.dist is not None:
             return self._at_boundary_distributed()
+        self.stop_requested = self.stop_requested or self.stop_signalled
         if self.controls is None:
             return
         for raw in self.controls.pending():
@@ -291,12 +293,16 @@ class Trainer:
             raw = self.controls.wait(0.2)
             if raw is not None:
                 self.handle_control(raw)
+            self.stop_requested = self.stop_requested or self.stop_signalled  # SIGTERM while paused
 
     def _at_boundary_distributed(self) -> None:
         # Rank 0 reads the lines; every rank applies the same ones here, so tiers and pauses stay in step.
         # A pause keeps exchanging (empty) batches every 0.2 s: no collective waits long enough to time out.
         def exchange(lines):
-            stop, agreed = self.dist.boundary(self.stop_requested, lines)
+            # A signal is only this rank's vote: its handler may run just after the collective below returned
+            # "no stop" (it waited there, in C++), and acting on it alone would leave the loop while the other
+            # ranks train another step. Only the agreed answer stops, on every rank at the same boundary.
+            stop, agreed = self.dist.boundary(self.stop_requested or self.stop_signalled, lines)
             self.stop_requested = self.stop_requested or stop
             for raw in agreed:
                 self.handle_control(raw)
@@ -437,13 +443,16 @@ class Trainer:
 
 
 def install_stop_signals(trainer: Trainer) -> None:
-    """SIGTERM (and Ctrl-C) finish the current step, checkpoint, emit done: same as a `stop` control."""
+    """SIGTERM (and Ctrl-C) finish the current step, checkpoint, emit done: same as a `stop` control (the
+    trainer acts on it at the next step boundary; under torchrun, once every rank has agreed there)."""
 
     def request_stop(signum, frame):
-        if trainer.stop_requested:
+        # Only a second *signal* aborts: a SIGTERM after a `stop` control (e.g. a window escalating a stop
+        # that is already checkpointing) must not throw that checkpoint away.
+        if trainer.stop_signalled:
             raise KeyboardInterrupt  # a second signal: the user wants out now, not after a checkpoint
         log.info("signal %s: stopping after this step (send it again to abort)", signum)
-        trainer.stop_requested = True
+        trainer.stop_signalled = True
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
