@@ -25,6 +25,9 @@ from .model import MODEL_PRESETS
 log = logging.getLogger("hima")
 TRAINER_INFO = "trainer.json"
 LOCK_FILE = "trainer.lock"
+# Test hook, set only by trainer/tests/test_stop_race.py: rank 0 sleeps this many seconds right after writing
+# trainer.json (its JoinGuard, if any, already holding SIGTERM), as a slow start-up (big model, rendezvous) would.
+SLOW_START_ENV = "HIMA_TEST_SLOW_START"
 
 # flag dest -> TrainConfig field, for flags that map one to one.
 _FLAG_FIELDS = (
@@ -117,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
+    from .train import StopSignals, Trainer
+
+    # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
+    # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
+    stop_signals = StopSignals().install()
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
     # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
     # errors reach the stream through rank 0 (hima.distributed).
@@ -156,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                 from .rank_watch import JoinGuard
 
                 # From here on torchrun's SIGTERM (sent when a peer fails during start-up) waits for the peer
-                # watch to report that peer (hima.rank_watch); released once the process group exists.
+                # watch to report that peer (hima.rank_watch); released once the process group exists, when a
+                # held SIGTERM goes on to stop_signals.
                 join_guard = JoinGuard()
-        from .train import Trainer  # imports torch + the engine: after arg checks
-
-        trainer = Trainer(cfg, events, controls, resume, join_guard=join_guard)
+            time.sleep(float(os.environ.get(SLOW_START_ENV, "0")))
+        trainer = Trainer(cfg, events, controls, resume, join_guard=join_guard, stop_signals=stop_signals)
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         return _start_failed(e, str(e), 2, events, event_stream, channel)
     except Exception as e:  # e.g. a CUDA error: under torchrun, rank 0 must learn of another rank's too
@@ -187,9 +195,6 @@ def _start_failed(error: Exception, message: str, code: int, events, event_strea
 
 
 def _train(trainer, events: EventWriter, cfg) -> int:
-    from .train import install_stop_signals
-
-    install_stop_signals(trainer)
     log.info("run %s: %s, method %s, %d steps from step %d, device %s -> %s",
              cfg.run_id, cfg.preset, cfg.method, cfg.max_steps, trainer.step, trainer.device, cfg.out)
     try:

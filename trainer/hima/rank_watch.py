@@ -11,7 +11,9 @@ peer can fail before it ever joins (a GPU it cannot use), and then rank 0 would 
 torchrun killed it, with no event at all. While rank 0 joins, its main thread is inside a C++ wait that
 neither an exception nor a Python signal handler can interrupt, so during that phase the watch ends the run
 itself (``end_run``). ``JoinGuard`` holds back SIGTERM until then, because torchrun sends it to rank 0 about
-0.1 s after the failed peer exits, usually before the watch has looked.
+0.1 s after the failed peer exits, usually before the watch has looked. A SIGTERM still held when the group
+exists goes to the handler in place before the guard: the trainer's stop handler (``hima.train.StopSignals``,
+installed first thing by the cli), so the run then stops at its first step boundary with `done` "stopped".
 """
 from __future__ import annotations
 
@@ -144,7 +146,8 @@ class JoinGuard:
         return any(n in (signal.SIGTERM, signal.SIGINT) for n in data)
 
     def release(self) -> None:
-        """Put SIGTERM back; one that was held is acted on now, as the handler in place would have."""
+        """Put SIGTERM's previous handler back (the trainer's StopSignals under the cli) and hand it a held
+        SIGTERM now, once: a held signal is one stop request, not a second signal that aborts."""
         if self.released:
             return
         self.released = True

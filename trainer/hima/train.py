@@ -83,10 +83,13 @@ def _finite_score(score) -> float:
 class Trainer:
     def __init__(
         self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
-        join_guard: JoinGuard | None = None,
+        join_guard: JoinGuard | None = None, stop_signals: StopSignals | None = None,
     ):
-        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch)."""
+        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch).
+        ``stop_signals``: the installed handlers (cli), so a signal during start-up stops the run; without it
+        signals are not handled here."""
         self.cfg, self.events, self.controls = cfg, events, controls
+        self.stop_signals = stop_signals or StopSignals()
         self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
         self.device = pick_device(local_device(cfg.device))
         # None unless torchrun started several processes.
@@ -127,9 +130,13 @@ class Trainer:
         self.start_step = self.step
         self.paused = False
         self.stop_requested = False  # agreed by every rank (a `stop` control, or a signal acted on at a boundary)
-        self.stop_signalled = False  # SIGTERM / Ctrl-C arrived (install_stop_signals); acted on at the next boundary
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
         self.watch: PeerWatch | None = self.dist.watch if self.dist else None  # rank 0: reports failed peers
+
+    @property
+    def stop_signalled(self) -> bool:
+        """SIGTERM / Ctrl-C arrived (StopSignals), maybe during start-up; acted on at the next boundary."""
+        return self.stop_signals.signalled
 
     # ---- checkpoints ----
     def _restore(self, ckpt: dict) -> None:
@@ -436,23 +443,35 @@ class Trainer:
         reason = "stopped" if self.stop_requested else "completed"
         if reason == "completed" and self.step > self.start_step:
             self.evaluate()
-        self.save()
+        # Stopped before a step ran (e.g. a signal during start-up): nothing new to keep. Saving would write a
+        # step-0 checkpoint for nothing, or rewrite the checkpoint this run resumed from (done names that one).
+        if reason == "completed" or self.step > self.start_step:
+            self.save()
         self.emit_memory()
         self.emit_done(reason)
         return reason
 
 
-def install_stop_signals(trainer: Trainer) -> None:
-    """SIGTERM (and Ctrl-C) finish the current step, checkpoint, emit done: same as a `stop` control (the
-    trainer acts on it at the next step boundary; under torchrun, once every rank has agreed there)."""
+class StopSignals:
+    """SIGTERM and Ctrl-C as a graceful stop, from the first moments of the process (cli installs it before
+    the slow start-up: model, data, checkpoint, rendezvous), same as a `stop` control: ``signalled`` is acted
+    on at the next step boundary (under torchrun it is this rank's vote there). A signal during start-up is
+    acted on at the first boundary: the run ends "stopped" at its start step. The Trainer reads it as
+    ``stop_signalled``. Only a second *signal* aborts (KeyboardInterrupt)."""
 
-    def request_stop(signum, frame):
+    def __init__(self) -> None:
+        self.signalled = False
+
+    def install(self) -> "StopSignals":
+        """Become the SIGTERM and SIGINT handler (main thread only, Python's rule)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
         # Only a second *signal* aborts: a SIGTERM after a `stop` control (e.g. a window escalating a stop
         # that is already checkpointing) must not throw that checkpoint away.
-        if trainer.stop_signalled:
+        if self.signalled:
             raise KeyboardInterrupt  # a second signal: the user wants out now, not after a checkpoint
         log.info("signal %s: stopping after this step (send it again to abort)", signum)
-        trainer.stop_signalled = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+        self.signalled = True
