@@ -211,7 +211,7 @@ export class RunModel {
     const resumedAfterDone = this.run?.status === "done" && e.start_step > 0;
     const status = !this.run || this.run.status === "starting" || resumedAfterDone ? "running" : this.run.status;
     this.run = {
-      id: e.run_id, method: e.method, preset: e.model.preset, device: e.device, status,
+      id: e.run_id, method: e.method, preset: e.model.preset, device: runDevice(e.device, e.nproc ?? 1), status,
       step: e.start_step, maxSteps: e.max_steps, loss: this.run?.loss ?? null, valLoss: this.run?.valLoss ?? null,
       exit: this.run?.exit ?? null, errorTail: this.run?.errorTail ?? [],
     };
@@ -310,4 +310,9 @@ export function controlLabel(c: Control): string {
     default:
       return c.type;
   }
+}
+
+/** Where the run trains, for people: "cuda:0", or for N processes (one device each) "4 × cuda". */
+export function runDevice(rank0Device: string, nproc: number): string {
+  return nproc > 1 ? `${nproc} × ${rank0Device.split(":")[0]}` : rank0Device;
 }

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { EventOf } from "../../protocol/protocol.generated";
-import { RunModel } from "../../src/run/RunModel";
+import { RunModel, runDevice } from "../../src/run/RunModel";
 import { launchArgs, trainerArgs } from "../../src/run/trainerCommand";
 import { validateEvent } from "../../src/run/validateEvent";
 
@@ -48,4 +48,10 @@ test("RunModel: the panel's per-rank line shows the min/max peak over ranks, and
 test("validateEvent refuses a malformed rank spread", () => {
   const bad = { ...memory(1), ranks: { nproc: 0, allocated_bytes: null, peak_bytes: null, rss_bytes: null, allreduce_bytes_per_step: 0, allreduce_bytes_total: 0 } };
   assert.equal(typeof validateEvent(bad), "string");
+});
+
+test("the run details name the devices of every process, not only rank 0's", () => {
+  assert.equal(runDevice("cuda:0", 1), "cuda:0");
+  assert.equal(runDevice("cuda:0", 4), "4 × cuda");
+  assert.equal(runDevice("cpu", 2), "2 × cpu");
 });
