@@ -2,7 +2,8 @@
 // per-rank line of a multi-process run, the crash report, host notices, and the empty state with "Start Training" / "Open Run" when there is no run.
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import type { RankMemoryView, RunSummaryView, WebviewCommand, WebviewToHost } from "../common/messages";
-import { formatBytes, formatNumber } from "./format";
+import { rankParts } from "../common/rankMemory";
+import { formatNumber } from "./format";
 
 function button(label: string, command: WebviewCommand, send: (m: WebviewToHost) => void, secondary = false): HTMLElement {
   const b = document.createElement("vscode-button");
@@ -103,29 +104,4 @@ export class RunHeader {
     this.notice.dataset.level = level;
     this.notice.textContent = text;
   }
-}
-
-/** The per-rank line's parts, shown joined by " · ": "2 processes · peak memory per rank 1.2–1.3 GiB · all-reduce 164 MiB/step". */
-export function rankParts(r: RankMemoryView): string[] {
-  const what = r.measure === "resident" ? "resident memory per rank" : "peak memory per rank";
-  const parts = [`${r.nproc} processes`, `${what} ${spreadText(r.min, r.max)}`];
-  if (r.allreducePerStep !== undefined) parts.push(`all-reduce ${formatBytes(r.allreducePerStep)}/step`);
-  return parts;
-}
-
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-/** min–max in one unit (the max's), with one more decimal when rounding would hide a real difference. */
-function spreadText(min: number, max: number): string {
-  let unit = 0;
-  while (max >= 1024 ** (unit + 1) && unit < UNITS.length - 1) unit++;
-  const scale = 1024 ** unit;
-  // A min far below the max's unit (e.g. 900 KiB vs 1.2 GiB) reads better in its own unit.
-  if (unit > 0 && min < scale) return `${formatBytes(min)} – ${formatBytes(max)}`;
-  const digits = max / scale >= 100 || unit === 0 ? 0 : 1;
-  for (const d of [digits, digits + 1]) {
-    const [a, b] = [(min / scale).toFixed(d), (max / scale).toFixed(d)];
-    if (a !== b) return `${a}–${b} ${UNITS[unit]}`;
-  }
-  return `${formatBytes(max)} on every rank`;
 }

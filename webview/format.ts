@@ -1,18 +1,7 @@
 // Number formatting shared by the panel's views.
 
-const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return "—";
-  let value = Math.abs(bytes);
-  let unit = 0;
-  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  const sign = bytes < 0 ? "-" : "";
-  return `${sign}${value >= 100 || unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${BYTE_UNITS[unit]}`;
-}
+// Bytes are formatted in common/, where the CLI shares them (the per-rank line).
+export { formatBytes } from "../common/formatBytes";
 
 export function formatCount(n: number): string {
   if (Math.abs(n) >= 1e9) return `${(n / 1e9).toFixed(2)}G`;

@@ -43,11 +43,14 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): ParsedArgs 
   return { values, booleans, positional };
 }
 
-export function intFlag(args: ParsedArgs, name: string, min: number): number | undefined {
+export function intFlag(args: ParsedArgs, name: string, min: number, max?: number): number | undefined {
   const raw = args.values.get(name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
+  }
   return n;
 }
 

@@ -8,6 +8,8 @@ export interface ProgressState {
   maxSteps: number;
   loss: number | null;
   tokensPerS: number | null;
+  /** Training processes (hello's nproc); tokens/s then counts the global batch, all of them together. */
+  processes?: number;
   counts: TierCounts | null;
   /** Seconds per step measured since the first step, for the ETA. */
   secondsPerStep: number | null;
@@ -23,7 +25,7 @@ export function formatProgress(p: ProgressState, width = 100): string {
     `${bar} ${String(Math.floor(frac * 100)).padStart(3)}%`,
     `step ${p.step}/${p.maxSteps}`,
     `loss ${formatLoss(p.loss)}`,
-    `${p.tokensPerS === null ? "—" : formatCount(p.tokensPerS)} tok/s`,
+    `${p.tokensPerS === null ? "—" : formatCount(p.tokensPerS)} tok/s${(p.processes ?? 1) > 1 ? ` (${p.processes} procs)` : ""}`,
     p.counts ? `Hot/Warm/Cold ${p.counts.hot.tensors}/${p.counts.warm.tensors}/${p.counts.cold.tensors}` : "tiers —",
     `ETA ${p.secondsPerStep === null ? "?" : formatDuration(p.secondsPerStep * Math.max(0, p.maxSteps - p.step))}`,
   ];
@@ -63,6 +65,7 @@ export class ProgressBar {
       case "hello":
         this.state.maxSteps = e.max_steps;
         this.state.step = e.start_step;
+        this.state.processes = e.nproc ?? 1;
         break;
       case "step":
         this.state.step = e.step;

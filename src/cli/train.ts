@@ -1,18 +1,23 @@
-// `hima train`: launches the trainer through the same RunManager the extension uses, shows a progress
-// bar, turns Ctrl-C into a graceful stop, and prints a summary. Returns the process exit code.
+// `hima train`: launches the trainer through the same RunManager the extension uses (with --processes N,
+// under torchrun like hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints
+// a summary. Returns the process exit code.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { RankMemoryView } from "../../common/messages";
+import { rankMemoryView } from "../../common/rankMemory";
 import type { EventOf } from "../../protocol/protocol.generated";
 import { RunManager } from "../run/RunManager";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
-import { trainerArgs } from "../run/trainerCommand";
+import { launchArgs, MAX_PROCESSES, trainerArgs } from "../run/trainerCommand";
 import { fractionFlag, intFlag, parseFlags, UsageError } from "./args";
 import { ProgressBar, type ProgressOutput } from "./progress";
 import { formatSummary } from "./summary";
 
 export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|medium] [--config run.json] [--max-steps N]
                   [--method full|hima|random-static|hima-no-warm] [--hot F] [--warm F] [--device auto|cpu|cuda]
-                  [--runs-dir .hima/runs] [--python <python>]`;
+                  [--processes N] [--runs-dir .hima/runs] [--python <python>]
+                  --processes N: N training processes on this machine through torchrun (one per GPU; on CPU
+                  they share the cores); the global batch must be a multiple of N`;
 
 const DATA_FILES = ["train.bin", "val.bin", "meta.json"];
 /** After Ctrl-C: how long the trainer gets to finish its step, checkpoint and say `done`. */
@@ -32,7 +37,7 @@ export function defaultPython(cwd: string): string {
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device"] });
+  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes"] });
   if (args.positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[0])}`);
   const data = args.values.get("data");
   if (!data) throw new UsageError("--data <dir> is required (a folder with train.bin, val.bin, meta.json; see `hima prepare`)");
@@ -46,23 +51,24 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   const method = args.values.get("method");
   const hot = fractionFlag(args, "hot");
   const warm = fractionFlag(args, "warm");
+  const processes = intFlag(args, "processes", 1, MAX_PROCESSES) ?? 1;
   const runsDir = resolve(io.cwd, args.values.get("runs-dir") ?? ".hima/runs");
   const python = args.values.get("python") ?? defaultPython(io.cwd);
   const runId = newRunId();
   const runDir = runDirFor(runsDir, runId);
   let trainerArgv: string[];
   try {
-    trainerArgv = trainerArgs({
+    trainerArgv = launchArgs(trainerArgs({
       preset, configFile: configFile && resolve(io.cwd, configFile), dataDir, outDir: runDir, runId, maxSteps, method, hot, warm,
       device: args.values.get("device"),
-    });
+    }), processes);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 
   await writeRunConfig(runDir, {
     runId, createdAt: new Date().toISOString(), command: python, args: trainerArgv, cwd: io.cwd, preset: preset ?? null,
-    configFile: configFile ?? null, method: method ?? null, dataDir, maxSteps: maxSteps ?? null, launchedBy: "cli",
+    configFile: configFile ?? null, method: method ?? null, dataDir, maxSteps: maxSteps ?? null, processes, launchedBy: "cli",
   });
   const started = Date.now();
   io.stderr.write(`hima: run ${runId} -> ${runDir}\nhima: starting ${python} ${trainerArgv.join(" ")}\n`);
@@ -72,12 +78,21 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   let hello: EventOf<"hello"> | null = null;
   let done: EventOf<"done"> | null = null;
   let lastValLoss: number | null = null;
+  let ranks: RankMemoryView | null = null;
+  let ranksStep = -1;
+  let fatalError: string | null = null;
   run.onEvent((e) => {
     bar.onEvent(e);
     if (e.type === "hello") hello = e;
     else if (e.type === "done") done = e;
     else if (e.type === "eval") lastValLoss = e.val_loss;
-    else if (e.type === "error") bar.log(`hima: trainer ${e.fatal ? "error" : "warning"}: ${e.message}`);
+    else if (e.type === "memory" && e.ranks) {
+      ranks = rankMemoryView(e.ranks, ranks, e.step !== ranksStep);
+      ranksStep = e.step;
+    } else if (e.type === "error") {
+      if (e.fatal) fatalError = e.message;
+      bar.log(`hima: trainer ${e.fatal ? "error" : "warning"}: ${e.message}`);
+    }
   });
   run.onNoise((text, reason) => bar.log(`hima: skipped a stdout line (${reason}): ${text.slice(0, 120)}`));
 
@@ -85,7 +100,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   const removeInterrupt = io.onInterrupt(() => {
     interrupts++;
     if (interrupts === 1) {
-      bar.log("hima: stopping after this step (checkpoint, then done); Ctrl-C again to kill the trainer");
+      bar.log(`hima: stopping after this step (checkpoint, then done); Ctrl-C again to kill the trainer${processes > 1 ? " (every process)" : ""}`);
       void run.stop(STOP_GRACE_MS);
     } else {
       bar.log("hima: killing the trainer");
@@ -95,6 +110,6 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   const exit = await run.exited;
   removeInterrupt();
   bar.finish();
-  io.stdout(`${formatSummary({ runId, runDir, hello, done, lastValLoss, exit, wallSeconds: (Date.now() - started) / 1000 })}\n`);
+  io.stdout(`${formatSummary({ runId, runDir, hello, done, lastValLoss, processes, ranks, fatalError, exit, wallSeconds: (Date.now() - started) / 1000 })}\n`);
   return exit.crashed ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 // amortised (plus the size of the event itself: a `tiers` event lists every tensor); tier history grows
 // only when a tensor changes tier; downsampling happens only when a snapshot or update is taken.
 import type { ChartData, Charts, ControlStatus, PanelSnapshot, RankMemoryView, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
+import { rankMemoryView } from "../../common/rankMemory";
 import type { Control, Cutoffs, Event, EventOf, TensorInfo, TierCounts } from "../../protocol/protocol.generated";
 import { ChartBuffer } from "./ChartBuffer";
 
@@ -173,16 +174,9 @@ export class RunModel {
   }
 
   private onRankMemory(ranks: NonNullable<EventOf<"memory">["ranks"]>, step: number): void {
-    // Peak allocated memory on GPUs; CPU runs have no allocator peak, so resident memory stands in.
-    const measure = ranks.peak_bytes ? "peak" : "resident";
-    const spread = ranks.peak_bytes ?? ranks.rss_bytes;
     const prev = this.rankMemory;
-    // The all-reduce figure is an average over the steps since the previous memory event; a second event at
-    // the same step (the trainer's closing one) covers no steps, so its 0 says nothing and the last figure stays.
-    const noNewSteps = this.rankMemoryStep === step;
+    const next = rankMemoryView(ranks, prev, this.rankMemoryStep !== step);
     this.rankMemoryStep = step;
-    const allreducePerStep = noNewSteps && prev?.allreducePerStep !== undefined ? prev.allreducePerStep : ranks.allreduce_bytes_per_step;
-    const next: RankMemoryView | null = spread ? { min: spread.min, max: spread.max, nproc: ranks.nproc, measure, allreducePerStep } : null;
     const same = prev?.min === next?.min && prev?.max === next?.max && prev?.nproc === next?.nproc
       && prev?.measure === next?.measure && prev?.allreducePerStep === next?.allreducePerStep;
     if (same) return;

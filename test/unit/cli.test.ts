@@ -7,25 +7,10 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/runCli";
 import { formatProgress, ProgressBar } from "../../src/cli/progress";
 import { formatSummary } from "../../src/cli/summary";
-import type { CliIO } from "../../src/cli/train";
+import type { EventOf } from "../../protocol/protocol.generated";
 import type { TrainerExit } from "../../src/run/RunManager";
 import { FAKE_TRAINER, tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
-
-function memoryIO(cwd: string, isTTY = false) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let interrupt: (() => void) | null = null;
-  const io: CliIO = {
-    stdout: (t) => out.push(t),
-    stderr: { write: (t) => err.push(t), isTTY, columns: 120 },
-    cwd,
-    onInterrupt: (cb) => {
-      interrupt = cb;
-      return () => (interrupt = null);
-    },
-  };
-  return { io, out: () => out.join(""), err: () => err.join(""), interrupt: () => interrupt?.() };
-}
+import { memoryIO } from "./cliHelpers";
 
 /** A workspace with token files and a `python` that is really the fake trainer. */
 function fakeWorkspace(): { cwd: string; python: string } {
@@ -101,6 +86,25 @@ test("the summary reports tiers, optimizer state saved against full AdamW, losse
   assert.match(crashed, /hint .*scripts\/demo\.sh/);
 });
 
+test("a multi-process summary: processes, optimizer state per rank, the per-rank line as the panel words it, the trainer's fatal error", () => {
+  const exit: TrainerExit = { code: 0, signal: null, crashed: false, stderrTail: [], sawDone: true };
+  const hello: EventOf<"hello"> = { v: 1, type: "hello", run_id: "r", method: "hima", device: "cuda:0", dtype: "bf16", max_steps: 300, start_step: 0, cutoffs: { hot: 0.3, warm: 0.6 }, model: { preset: "small", n_params: 124e6, n_layer: 12 }, config: {}, tensors: [], nproc: 4 };
+  const done: EventOf<"done"> = { v: 1, type: "done", step: 300, reason: "completed", summary: { wall_time_s: 70, first_loss: 8.3, last_loss: 5.1, last_val_loss: null, counts, optimizer_state_bytes: 4_000_000, full_optimizer_state_bytes: 10_000_000, transitions: 17, checkpoint: null } };
+  const ranks = { min: 1.2 * 2 ** 30, max: 1.3 * 2 ** 30, nproc: 4, measure: "peak", allreducePerStep: 164 * 2 ** 20 } as const;
+  const text = formatSummary({ runId: "r", runDir: "/runs/r", hello, done, lastValLoss: null, processes: 4, ranks, exit, wallSeconds: 80 });
+  assert.match(text, /124\.0M params, 4 × cuda\)/);
+  assert.match(text, /4\.00 MB of state held on each rank vs 10\.0 MB/);
+  assert.match(text, /ranks\s+4 processes · peak memory per rank 1\.2–1\.3 GiB · all-reduce 164 MiB\/step/);
+
+  const noRanks = formatSummary({ runId: "r", runDir: "/runs/r", hello: null, done: null, lastValLoss: null, processes: 3, ranks: null, fatalError: "batch_size 8 (the global batch) must be a multiple of the 3 processes", wallSeconds: 5, exit: { code: 1, signal: null, crashed: true, sawDone: false, stderrTail: ["torchrun failure report"] } });
+  assert.match(noRanks, /ended without finishing \(exit code 1\)\n  error\s+batch_size 8 \(the global batch\) must be a multiple of the 3 processes/);
+  assert.match(noRanks, /ranks\s+3 processes \(no per-rank memory reported\)/);
+
+  const one = formatSummary({ runId: "r", runDir: "/runs/r", hello: { ...hello, device: "cpu", nproc: 1 }, done, lastValLoss: null, processes: 1, exit, wallSeconds: 80 });
+  assert.match(one, /params, cpu\)/);
+  assert.doesNotMatch(one, /ranks|each rank/);
+});
+
 test("bad usage exits 2 with the reason and the usage", async () => {
   const { cwd } = fakeWorkspace();
   for (const [argv, reason] of [
@@ -112,6 +116,9 @@ test("bad usage exits 2 with the reason and the usage", async () => {
     [["train", "--data", "data", "--hot", "0.7", "--warm", "0.2"], /hot \(0\.7\) must not exceed warm \(0\.2\)/],
     [["train", "--data", "data", "--method", "magic"], /unknown method "magic"/],
     [["train", "--data", "data", "--bogus", "1"], /unknown option --bogus/],
+    [["train", "--data", "data", "--processes", "0"], /--processes must be an integer from 1 to 64, got "0"/],
+    [["train", "--data", "data", "--processes", "65"], /--processes must be an integer from 1 to 64, got "65"/],
+    [["train", "--data", "data", "--processes", "two"], /--processes must be an integer from 1 to 64, got "two"/],
     [["prepare", "--source", "brown"], /--source and --out are required/],
   ] as const) {
     const m = memoryIO(cwd);
