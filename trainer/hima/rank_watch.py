@@ -162,7 +162,10 @@ class PeerWatch:
     torchrun tears the group down), and ``failure`` tells the training loop to end the run.
 
     Until ``joined()`` (the process group exists) it also ends the run itself: ``end_run("error")`` after a
-    peer failed, ``end_run("stopped")`` after SIGTERM / Ctrl-C with no failed peer. ``end_run`` must not return."""
+    peer failed, ``end_run("stopped")`` after SIGTERM / Ctrl-C with no failed peer if the group has not formed
+    within ``STOP_JOIN_GRACE_S``. ``end_run`` must not return."""
+
+    STOP_JOIN_GRACE_S = 10.0  # after a stop signal during start-up: how long the group may take to form
 
     def __init__(
         self, reports: RankReports, report: Callable[[int, str], None],
@@ -195,12 +198,20 @@ class PeerWatch:
             if signalled:
                 # torchrun signals rank 0 when a peer ended: give that peer's report a moment to land.
                 self.wait_for_failure(1.0)
+                # A plain stop: if the group forms soon, the training loop stops every rank at its first
+                # boundary (clean, torchrun exits 0); ending rank 0 alone would leave the others waiting.
+                self._wait_for_join(self.STOP_JOIN_GRACE_S)
             failed = self.check()
             # Re-read: if the group formed meanwhile, the training loop ends the run (at its next boundary).
             if self._joining and (failed or signalled):
                 self._end_run("error" if failed else "stopped")
             if failed:
                 return
+
+    def _wait_for_join(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._joining and not self.check() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def check(self) -> bool:
         """Look at every peer once; True (and reported) if one failed."""
