@@ -11,7 +11,7 @@ import { readE2eEnv, makeWorkspace } from "./e2eEnv";
 import { panelCells, raiseHotCutoff, TIERS, waitForAck, waitForHotRise } from "./panel";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { assert, GiveUp, StepRunner, waitUntil } from "./steps";
-import { launchBrowser, newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
+import { describeWorkbench, launchBrowser, logPageErrors, newWorkbenchPage, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
 
 const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
 
@@ -52,12 +52,8 @@ async function main(): Promise<number> {
     });
     const page: Page = await newWorkbenchPage(browser);
     steps.page = page;
-    steps.diagnose = async () => {
-      const shown = await notifications(page);
-      const title = await sideBarWebview(page).locator(".run-title").innerText({ timeout: 1000 }).catch(() => "(no run title)");
-      return `panel: ${title.replace(/\s+/g, " ")}\nnotifications: ${shown.map((t) => t.replace(/\s+/g, " ")).join(" | ") || "none"}`;
-    };
-    page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
+    steps.diagnose = () => describeWorkbench(page);
+    logPageErrors(page);
 
     await steps.step("open the workspace in the VS Code workbench", () => openWorkbench(page, server!.folderUrl(ws)));
 

@@ -7,7 +7,7 @@ import type { CodeServer } from "./codeServer";
 import { makeWorkspace, type E2eEnv } from "./e2eEnv";
 import { readRun, runIds, type RunRecord } from "./runFolder";
 import { type StepRunner, waitUntil } from "./steps";
-import { newWorkbenchPage, notifications, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
+import { describeWorkbench, logPageErrors, newWorkbenchPage, openWorkbench, quickPickItems, runCommand, widenSideBar } from "./workbench";
 import { pickQuickItem } from "./panel";
 
 export const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
@@ -51,12 +51,8 @@ export function storyWorkspace(ctx: StoryContext, settings: Record<string, unkno
 export async function openStoryPage(ctx: StoryContext, steps: StepRunner, ws: StoryWorkspace): Promise<Page> {
   const page = await newWorkbenchPage(ctx.browser);
   steps.page = page;
-  steps.diagnose = async () => {
-    const shown = await notifications(page);
-    const title = await sideBarWebview(page).locator(".run-title").innerText({ timeout: 1000 }).catch(() => "(no run title)");
-    return `panel: ${title.replace(/\s+/g, " ")}\nnotifications: ${shown.map((t) => t.replace(/\s+/g, " ")).join(" | ") || "none"}`;
-  };
-  page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
+  steps.diagnose = () => describeWorkbench(page);
+  logPageErrors(page);
   await steps.step("open the workspace in the VS Code workbench", () => openWorkbench(page, ctx.server.folderUrl(ws.dir)));
   return page;
 }

@@ -114,3 +114,15 @@ export async function widenSideBar(page: Page, width: number): Promise<void> {
   await page.mouse.move(box.x + width, y, { steps: 8 });
   await page.mouse.up();
 }
+
+/** What a failed step reports besides its screenshot: the panel's run title and the notifications shown. */
+export async function describeWorkbench(page: Page): Promise<string> {
+  const shown = await notifications(page);
+  const title = await sideBarWebview(page).locator(".run-title").innerText({ timeout: 1000 }).catch(() => "(no run title)");
+  return `panel: ${title.replace(/\s+/g, " ")}\nnotifications: ${shown.map((t) => t.replace(/\s+/g, " ")).join(" | ") || "none"}`;
+}
+
+/** Errors thrown in the workbench page go to the test log (first line). */
+export function logPageErrors(page: Page): void {
+  page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
+}
