@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSyn
 import { join } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
 import { readRunEvents } from "../../src/run/RunStore";
+import { validateEvent } from "../../src/run/validateEvent";
 import { tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
 import { killRunningSegments, latestCheckpointStep, runSegment, type KillPoint, type TrainerSetup } from "./trainerSegment";
 import { seededRandom } from "../fixtures/seededRandom";
@@ -152,7 +153,9 @@ function logSize(runDir: string): number {
   return existsSync(file) ? statSync(file).size : 0;
 }
 
-/** Cuts the log inside its last line, as a SIGKILL in the middle of a write would. False if there is none. */
+/** Cuts the log inside its last line, as a SIGKILL in the middle of a write would. False if there is none,
+ * or if the last line is not an event: a segment killed right after it terminated an earlier torn line ends
+ * the log with that fragment, already counted as a repaired one; tearing it again would miscount. */
 function tearLastLine(runDir: string, random: () => number): boolean {
   const file = join(runDir, "events.jsonl");
   if (!existsSync(file)) return false;
@@ -160,9 +163,17 @@ function tearLastLine(runDir: string, random: () => number): boolean {
   if (raw.length < 2 || raw[raw.length - 1] !== 0x0a) return false;
   const lineStart = raw.lastIndexOf(0x0a, raw.length - 2) + 1;
   const lineLength = raw.length - 1 - lineStart;
-  if (lineLength < 2) return false;
+  if (lineLength < 2 || !isEventLine(raw.subarray(lineStart, raw.length - 1).toString("utf8"))) return false;
   truncateSync(file, lineStart + 1 + Math.floor(random() * (lineLength - 1)));
   return true;
+}
+
+function isEventLine(text: string): boolean {
+  try {
+    return typeof validateEvent(JSON.parse(text)) !== "string";
+  } catch {
+    return false;
+  }
 }
 
 /** The log after a kill: complete lines only, except a last one that the reader must report as torn. */
