@@ -36,7 +36,7 @@ export async function prepareCommand(argv: readonly string[], io: CliIO): Promis
   if (sourceArg === "brown") source = { kind: "brown" };
   else {
     const path = resolve(io.cwd, sourceArg);
-    if (!existsSync(path) || !statSync(path).isDirectory()) throw new UsageError(`--source must be "brown" or a folder of .txt/.rst files; ${path} is not a folder`);
+    if (!existsSync(path) || !statSync(path).isDirectory()) throw new UsageError(`--source must be "brown" or a folder of .txt/.rst/.md/.pod files; ${path} is not a folder`);
     source = { kind: "folder", path };
   }
   const vocab = intFlag(args, "vocab", 2);

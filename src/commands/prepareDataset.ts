@@ -72,7 +72,7 @@ export async function prepareDatasetCommand(services: HimaServices): Promise<str
   const picked = await vscode.window.showQuickPick(
     [
       { label: "$(book) Brown corpus", description: "bundled with the extension, about 1M words", source: brownSource(services.extensionContext.extensionPath) as DatasetSource | undefined },
-      { label: "$(folder) Folder of text files…", description: ".txt and .rst files, recursively", source: undefined },
+      { label: "$(folder) Folder of text files…", description: ".txt, .rst, .md and .pod files (or .gz), recursively", source: undefined },
     ],
     { title: "HiMA: Prepare Dataset", placeHolder: "Which text becomes token files?" },
   );

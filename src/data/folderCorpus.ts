@@ -1,11 +1,12 @@
-// Any folder of text: every .txt, .rst, .md (optionally .gz-compressed) file below it, walked recursively.
+// Any folder of text: every .txt, .rst, .md, .pod (optionally .gz-compressed) file below it, walked
+// recursively. POD is Perl's documentation markup: plain English prose with light markup, like reST.
 // Files are ordered by their relative path with a plain code-unit comparison (not the locale's), so the
 // same folder gives the same token files on every machine.
 import { readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { DocumentRef } from "./documents";
 
-export const TEXT_EXTENSIONS = [".txt", ".rst", ".md"];
+export const TEXT_EXTENSIONS = [".txt", ".rst", ".md", ".pod"];
 
 function formatOf(fileName: string): DocumentRef["format"] | null {
   const lower = fileName.toLowerCase();

@@ -54,6 +54,21 @@ test("reads .txt, .md, .rst and .gz sources in nested folders, in path order, an
   assert.equal(meta.n_val, readTokens(join(out, "val.bin")).length);
 });
 
+test("POD files (Perl's documentation markup) are read as text, plain or .gz; look-alike names are not", async (t) => {
+  const { dir, cleanup } = tempDir("hima-folder-");
+  t.after(cleanup);
+  const src = join(dir, "src");
+  write(src, "perlintro.pod", "=head1 NAME\n\nperlintro - a brief introduction\n");
+  write(src, "perlfaq.pod.gz", gzipSync("=head1 NAME\n\nperlfaq - frequently asked questions\n"));
+  write(src, "Module.pm", "package Module; 1;\n");
+  write(src, "notes.podcast", "not a POD file\n");
+  const result = await prepareDataset({ source: { kind: "folder", path: src }, outDir: join(dir, "out"), valFraction: 0.5 });
+  assert.equal(result.stats.trainDocuments + result.stats.valDocuments, 2);
+  // Path order: perlfaq.pod.gz, perlintro.pod; the 2nd goes to val.
+  assert.deepEqual(documentsOf(join(dir, "out", "train.bin")), ["=head1 NAME\n\nperlfaq - frequently asked questions\n"]);
+  assert.deepEqual(documentsOf(join(dir, "out", "val.bin")), ["=head1 NAME\n\nperlintro - a brief introduction\n"]);
+});
+
 test("val.bin is never empty: a few documents give the last one to val, a single document its tail", async (t) => {
   const { dir, cleanup } = tempDir("hima-folder-");
   t.after(cleanup);
@@ -92,7 +107,7 @@ test("bad input gives a clear error and writes nothing", async (t) => {
 
   await assert.rejects(run(join(dir, "missing")), /Dataset folder not found: .*missing/);
   mkdirSync(join(dir, "empty"));
-  await assert.rejects(run(join(dir, "empty")), /No text files in .*empty \(looked for \.txt, \.rst, \.md/);
+  await assert.rejects(run(join(dir, "empty")), /No text files in .*empty \(looked for \.txt, \.rst, \.md, \.pod/);
   write(dir, "blank/a.txt", "\n \n");
   await assert.rejects(run(join(dir, "blank")), /No text to prepare: all 1 files .* are empty/);
   write(dir, "file.txt", "not a folder");
