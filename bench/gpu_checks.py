@@ -42,15 +42,6 @@ def plain_loss():
         model_module.linear_cross_entropy = chunked
 
 
-@contextlib.contextmanager
-def no_input_embedding_grad():
-    model_module.GPT.input_embedding_grad = False
-    try:
-        yield
-    finally:
-        model_module.GPT.input_embedding_grad = True
-
-
 CHECKS = {
     # name: (spec, batch, context)
     "full-bare-plain-loss": (RunSpec("c", "small", "full", engine=False), None, plain_loss),
@@ -59,8 +50,6 @@ CHECKS = {
     "hima-all-hot": (RunSpec("c", "small", "hima", 1.0, 1.0), None, None),
     "hima-50": (RunSpec("c", "small", "hima", 0.25, 0.5, steps_key="medium_steps"), None, None),
     "random-static-50": (RunSpec("c", "small", "random-static", random_cold_fraction=0.5), None, None),
-    "hima-50-no-input-emb-grad": (RunSpec("c", "small", "hima", 0.25, 0.5, steps_key="medium_steps"), None,
-                                  no_input_embedding_grad),
     "full-bare-b10": (RunSpec("c", "small", "full", engine=False), 10, None),
     "medium-full-bare": (RunSpec("c", "medium", "full", engine=False), 8, None),
     "medium-hima-50": (RunSpec("c", "medium", "hima", 0.25, 0.5, steps_key="medium_steps"), 8, None),

@@ -10,9 +10,9 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
+from .engine_config import LAYOUTS, METHODS
 from .model import MODEL_PRESETS
 
-METHODS = ("full", "hima", "random-static", "hima-no-warm")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 DTYPES = ("auto", "float32", "bfloat16")
 GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.distributed)
@@ -73,6 +73,11 @@ class TrainConfig:
     pin_biases: str | None = None
     cold_state: str | None = None
     warm_skip_backward: bool | None = None
+    layout: str | None = None  # "depth" | "tensor" (None: the engine's default)
+    # The Warm and Cold shares ramp in linearly between these fractions of max_steps (None: the engine's
+    # default, no ramp). See HiMAConfig.ramp_start.
+    ramp_start: float | None = None
+    ramp_end: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -98,7 +103,7 @@ _OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
 _ENGINE_KEYS = (
     "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every", "probe_fraction",
     "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "pin_biases", "cold_state",
-    "warm_skip_backward",
+    "warm_skip_backward", "layout",
 )
 
 
@@ -193,10 +198,18 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.checkpoint_every >= 0 and cfg.keep_checkpoints >= 1, "checkpoint_every must be >= 0 and keep_checkpoints >= 1")
     need(cfg.log_every >= 1 and cfg.memory_every >= 1, "log_every and memory_every must be >= 1")
     need(0 <= cfg.hot <= cfg.warm <= 1, f"cutoffs need 0 <= hot <= warm <= 1, got hot={cfg.hot} warm={cfg.warm}")
+    need(cfg.layout is None or cfg.layout in LAYOUTS, f"layout must be one of {', '.join(LAYOUTS)}, got {cfg.layout!r}")
+    start = 0.0 if cfg.ramp_start is None else cfg.ramp_start
+    end = start if cfg.ramp_end is None else cfg.ramp_end
+    need(0 <= start <= end <= 1, f"ramp needs 0 <= ramp_start <= ramp_end <= 1 (fractions of max_steps), got {start}, {end}")
 
 
 def engine_settings(cfg: TrainConfig) -> dict:
     """Keyword arguments for HiMAConfig: the method, cutoffs, seed and every HiMA setting that is set."""
     kw = {"method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "seed": cfg.seed}
     kw.update({k: getattr(cfg, k) for k in _ENGINE_KEYS if getattr(cfg, k) is not None})
+    if cfg.ramp_start is not None or cfg.ramp_end is not None:
+        start = cfg.ramp_start or 0.0
+        end = start if cfg.ramp_end is None else cfg.ramp_end
+        kw["ramp_start"], kw["ramp_end"] = round(start * cfg.max_steps), round(end * cfg.max_steps)
     return kw

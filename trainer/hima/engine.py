@@ -29,11 +29,15 @@ import torch
 from torch import nn
 
 from .compile import refuse_whole_model_compile
+from .depth import DepthUnits, InputSideCut, depth_units
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
 from .registry import policy_pins, register_parameters, requires_grad_patterns
-from .tiering import TIERS, Tier, assign_tiers, probe_selection, random_cold_indices, validate_cutoffs, validate_tier
+from .tiering import (
+    TIERS, Tier, assign_depth_tiers, assign_tiers, probe_selection, random_cold_indices, ramped_cutoffs,
+    validate_cutoffs, validate_tier,
+)
 
 __all__ = ["HiMA", "HiMAConfig", "METHODS"]
 
@@ -53,7 +57,12 @@ class HiMA(EngineStateMixin):
     Scores stay on the device: no host synchronisation per step; re-tiering (every R steps) syncs once.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, config: HiMAConfig | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, config: HiMAConfig | None = None,
+        blocks: list[nn.Module] | None = None,
+    ) -> None:
+        """``blocks``: the model's stack of blocks for the ``depth`` layout; found automatically when None
+        (``hima.depth.find_blocks``: the largest list of same-class modules)."""
         config = config if config is not None else HiMAConfig()
         config.validate()
         self.config = config
@@ -80,7 +89,14 @@ class HiMA(EngineStateMixin):
         self._probe_after = -1  # round-robin cursor: the last Cold index probed
         self._transitions: list[tuple[str, Tier, Tier]] | None = None
         self._updated_last_step = 0
-        self._pins: dict[str, Tier] = policy_pins(model, self._name_of, config) if self._uses_tiering else {}
+        self._units: DepthUnits | None = None
+        self._input_cut: InputSideCut | None = None
+        if self._uses_tiering and config.layout == "depth":
+            self._units = depth_units(model, self._params, blocks)
+            self._unit_of = self._units.unit_of()
+            self._input_cut = InputSideCut(self._units.tied_embeddings)
+        use_policy_pins = self._uses_tiering and self._units is None
+        self._pins: dict[str, Tier] = policy_pins(model, self._name_of, config) if use_policy_pins else {}
         self._tiers: list[Tier] = ["hot"] * len(self._params)
         self._flags: tuple[bool, tuple[int, ...]] | None = None  # (Warm on, probed Cold indices) currently set
         if config.method == "random-static":
@@ -208,14 +224,14 @@ class HiMA(EngineStateMixin):
 
     @property
     def _uses_tiering(self) -> bool:
-        return self.config.method in ("hima", "hima-no-warm")
+        return self.config.method in ("hima", "hima-no-warm", "hima-no-warm-cold")
 
     def _warm_due(self, step: int) -> bool:
         return (step + 1) % self.config.warm_every == 0
 
     def _probe_due(self, step: int) -> bool:
         every = self.config.probe_every
-        if not (self._uses_tiering and every > 0 and self._cold_params):
+        if not (self._uses_tiering and every > 0 and self._cold_params) or self._units is not None:
             return False
         if self._warm_params and self.config.warm_every > 1:
             # A Warm update step already computes the Warm gradients: a probe on it would stack both on the
@@ -261,6 +277,8 @@ class HiMA(EngineStateMixin):
         if force:
             for p in self._hot_params:
                 p.requires_grad_(True)
+            if self._input_cut is not None:  # the tied embedding's input side is Cold with the stem
+                self._input_cut.active = self._tiers[self._units.members[0][0]] == "cold"
         self._flags = flags
 
     # ---- tiering -----------------------------------------------------------------------------------------
@@ -269,16 +287,46 @@ class HiMA(EngineStateMixin):
         """Before scores are used: every tensor Hot except pinned ones."""
         return [self._pins.get(name, "hot") for name in self._names]
 
+    def cutoffs_in_force(self) -> tuple[float, float]:
+        """The cutoffs the next re-tier uses: ``cutoffs`` while the ramp (``ramp_start``..``ramp_end``) is
+        over, scaled toward all-Hot before (``hima.tiering.ramped_cutoffs``). For ``hima-no-warm-cold`` the
+        Warm share is Cold: (hot, hot)."""
+        c = self.config
+        hot, warm = ramped_cutoffs(self._cutoffs, self._step, c.ramp_start, c.ramp_end)
+        return (hot, hot) if c.method == "hima-no-warm-cold" else (hot, warm)
+
     def _retier(self) -> None:
         if not self._scored_tiering:
             self._record(self._apply_tiers(self._unscored_tiers()))
             return
+        two_tier = self.config.method != "hima"
+        if self._units is not None:
+            self._record(self._apply_tiers(self._depth_tiers(two_tier)))
+            return
         pins = {self._index[name]: tier for name, tier in self._pins.items()}
         tiers = assign_tiers(
-            self._scores.tolist(), self._numels, self._cutoffs, self._tiers, pins,
-            self.config.hysteresis, two_tier=self.config.method == "hima-no-warm",
+            self._scores.tolist(), self._numels, self.cutoffs_in_force(), self._tiers, pins,
+            self.config.hysteresis, two_tier=two_tier,
         )
         self._record(self._apply_tiers(tiers))
+
+    def _depth_tiers(self, two_tier: bool) -> list[Tier]:
+        """Per-tensor tiers from the depth rule applied to units (``hima.tiering.assign_depth_tiers``)."""
+        units = self._units
+        scores = self._scores.tolist()
+        unit_scores, unit_numels, current, pins = [], [], [], {}
+        for u, members in enumerate(units.members):
+            elements = sum(self._numels[i] for i in members)
+            # The RMS over the unit's elements of its tensors' gradient RMS scores.
+            unit_scores.append(math.sqrt(sum(self._numels[i] * scores[i] ** 2 for i in members) / elements))
+            unit_numels.append(elements)
+            current.append(self._tiers[members[0]])
+            pinned = [self._pins[self._names[i]] for i in members if self._names[i] in self._pins]
+            if pinned:
+                pins[u] = pinned[-1]
+        unit_tiers = assign_depth_tiers(
+            unit_scores, unit_numels, self.cutoffs_in_force(), current, pins, self.config.hysteresis, two_tier=two_tier)
+        return [unit_tiers[self._unit_of[i]] for i in range(len(self._params))]
 
     def _record(self, changes: list[tuple[str, Tier, Tier]]) -> None:
         # Changes accumulate until the loop takes them, so none are lost between two events.
@@ -325,20 +373,28 @@ class HiMA(EngineStateMixin):
         self._refuse_controls("pinning")
         index = self._lookup(name)
         validate_tier(tier)
-        if tier == "warm" and self.config.method == "hima-no-warm":
-            raise ValueError("hima-no-warm has no Warm tier: pin to 'hot' or 'cold'")
-        self._pins[self._names[index]] = tier
+        if tier == "warm" and self.config.method != "hima":
+            raise ValueError(f"{self.config.method} has no Warm tier: pin to 'hot' or 'cold'")
+        for i in self._pin_group(index):
+            self._pins[self._names[i]] = tier
         self._retier()
 
     def unpin(self, name: str) -> None:
         """Let tensor ``name`` be tiered by its score again (applies from the next step)."""
         self._refuse_controls("unpinning")
-        self._pins.pop(self._names[self._lookup(name)], None)
+        for i in self._pin_group(self._lookup(name)):
+            self._pins.pop(self._names[i], None)
         self._retier()
+
+    def _pin_group(self, index: int) -> list[int]:
+        """The tensors a pin of tensor ``index`` applies to: its depth unit, or the tensor alone."""
+        if self._units is None:
+            return [index]
+        return list(self._units.members[self._unit_of[index]])
 
     def _refuse_controls(self, what: str) -> None:
         if not self._uses_tiering:
-            raise ValueError(f"{what} is not supported for method {self.config.method!r} (only hima, hima-no-warm)")
+            raise ValueError(f"{what} is not supported for method {self.config.method!r} (only hima, hima-no-warm, hima-no-warm-cold)")
 
     def _lookup(self, name: str) -> int:
         if name not in self._index:
@@ -414,7 +470,10 @@ class HiMA(EngineStateMixin):
         """Upper bound on the distinct ``requires_grad`` patterns this engine gives the parameters of
         ``modules`` that share one forward (so one torch.compile cache): 1 for ``full``; one fixed pattern
         per module for ``random-static``; for ``hima``/``hima-no-warm`` any combination of the unpinned
-        parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block)."""
+        parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block); for the
+        ``depth`` layout 4 (a block's tensors all on or all off, its input with or without a gradient)."""
+        if self._units is not None:
+            return 4
         return requires_grad_patterns(self.config.method, modules, self._name_of, self._pins)
 
     def updated_elements_last_step(self) -> int:

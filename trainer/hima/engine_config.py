@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .tiering import Tier, validate_cutoffs, validate_tier
 
-METHODS = ("full", "hima", "random-static", "hima-no-warm")
+METHODS = ("full", "hima", "random-static", "hima-no-warm", "hima-no-warm-cold")
+LAYOUTS = ("depth", "tensor")
 
 
 @dataclass
@@ -16,7 +17,19 @@ class HiMAConfig:
     method: ``full`` (plain optimizer, everything Hot forever), ``hima``, ``random-static`` (a seeded random
         set of tensors covering ``random_cold_fraction`` of the elements is Cold for the whole run, the rest
         Hot), ``hima-no-warm`` (ablation: Hot/Cold only; the ``warm`` cutoff is the Hot boundary, so the Cold
-        share equals ``hima``'s with the same cutoffs).
+        share equals ``hima``'s with the same cutoffs), ``hima-no-warm-cold`` (the other ablation: Hot/Cold
+        only, the Hot boundary is the ``hot`` cutoff, so what ``hima`` would make Warm is Cold: less compute).
+    layout: ``depth`` (default) or ``tensor``. ``tensor``: every tensor is tiered on its own by its score, so
+        Cold tensors end up scattered over depth. ``depth``: tiers are kept per depth unit (stem, each block,
+        head: see ``hima.depth``), Cold is a contiguous prefix of units from the bottom, and the other units
+        are Hot or Warm by score (the RMS of their tensors' scores). Only a Cold prefix shortens the backward
+        pass and drops activations (see ``hima.depth`` for the measured difference), and a block whose
+        tensors share one tier has two ``requires_grad`` patterns (all on, all off), so a compiled block
+        needs at most 4 graphs however often tiers change. In this layout there are no probes (Cold is
+        chosen by depth, not score), policy pins do not apply, and a pin applies to the tensor's whole unit.
+    ramp_start, ramp_end: steps over which the Warm and Cold shares grow linearly from 0 to what the cutoffs
+        say (``hima.tiering.ramped_cutoffs``); re-tiers in between use the ramped cutoffs. Default 0, 0: the
+        cutoffs apply from the first re-tier.
     hot, warm: cutoffs, cumulative fractions of parameter ELEMENTS over tensors ranked by score;
         ``0 <= hot <= warm <= 1``; Cold share = ``1 - warm``.
     warm_lr_scale: default 2.0 = sqrt(k) for the default k=4. A Warm tensor moves once per k steps instead
@@ -64,15 +77,23 @@ class HiMAConfig:
     pin_biases: Tier | None = "hot"
     cold_state: str = "offload"
     warm_skip_backward: bool = True
+    layout: str = "depth"
+    ramp_start: int = 0
+    ramp_end: int = 0
 
     def validate(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown HiMA method {self.method!r}: expected one of {', '.join(METHODS)}")
         validate_cutoffs(self.hot, self.warm)
-        for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0)):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0),
+                          ("ramp_start", 0), ("ramp_end", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.ramp_end < self.ramp_start:
+            raise ValueError(f"ramp_end ({self.ramp_end}) must be >= ramp_start ({self.ramp_start})")
         _check_range("warm_lr_scale", self.warm_lr_scale, 0.0, math.inf, low_open=True)
         _check_range("score_beta", self.score_beta, 0.0, 1.0, high_open=True)
         _check_range("hysteresis", self.hysteresis, 0.0, math.inf)
@@ -82,7 +103,7 @@ class HiMAConfig:
         for name in ("pin_embeddings", "pin_norms", "pin_biases"):
             if getattr(self, name) is not None:
                 validate_tier(getattr(self, name))
-        if self.method == "hima-no-warm" and "warm" in (self.pin_embeddings, self.pin_norms, self.pin_biases):
+        if self.method.startswith("hima-no-warm") and "warm" in (self.pin_embeddings, self.pin_norms, self.pin_biases):
             raise ValueError("hima-no-warm has no Warm tier: pin_embeddings/pin_norms/pin_biases cannot be 'warm'")
         if self.cold_state not in ("offload", "drop"):
             raise ValueError(f"cold_state must be 'offload' or 'drop', got {self.cold_state!r}")

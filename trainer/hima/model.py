@@ -151,11 +151,6 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    # False: the token embedding's input side gets no gradient (its weight still gets lm_head's). Then, when
-    # wpe and the lowest blocks are frozen, backward stops at the lowest trainable block and those blocks
-    # keep no activations for it. An approximation for the tied weight; off by default.
-    input_embedding_grad: bool = True
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -195,8 +190,9 @@ class GPT(nn.Module):
         if T > self.config.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}")
         pos = torch.arange(T, device=idx.device)
-        wte = self.transformer.wte.weight if self.input_embedding_grad else self.transformer.wte.weight.detach()
-        x = F.embedding(idx, wte) + self.transformer.wpe(pos)
+        # A module call, not F.embedding on the weight: HiMA's depth layout hooks the embedding's output to cut
+        # the tied weight's input side while the stem is Cold (hima.depth.InputSideCut).
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
         for block in self.transformer.h:
             x = block(x)
         x = self.transformer.ln_f(x)

@@ -89,6 +89,76 @@ def assign_tiers(
     return tiers
 
 
+def assign_depth_tiers(
+    scores: Sequence[float],
+    numels: Sequence[int],
+    cutoffs: tuple[float, float],
+    current: Sequence[Tier],
+    pins: dict[int, Tier],
+    hysteresis: float,
+    two_tier: bool = False,
+) -> list[Tier]:
+    """Tiers for depth units (bottom to top; the last one is the head), the ``depth`` layout's rule.
+
+    - Cold is a contiguous prefix from the bottom: unpinned units are walked in depth order and a unit is Cold
+      while the midpoint of its element span lies below the Cold share (``1 - warm``, minus pinned Cold
+      elements). The head (last unit) is never Cold by this rule (only by a pin).
+    - The other unpinned units are ranked by score (with ``assign_tiers``' hysteresis bonus) and split into
+      Hot and Warm by the ``hot`` cutoff (midpoint rule); with ``two_tier`` they are all Hot.
+    - ``pins`` (unit index -> tier) are kept and count toward their tier's share.
+    - At least one unit is Hot (the best-ranked free one, if no unit is Hot otherwise).
+    """
+    hot, warm = cutoffs
+    total = sum(numels)
+    pinned = {tier: 0 for tier in TIERS}
+    for index, tier in pins.items():
+        pinned[tier] += numels[index]
+    free = [u for u in range(len(numels)) if u not in pins]
+    tiers: list[Tier] = list(current)
+    for index, tier in pins.items():
+        tiers[index] = tier
+
+    cold_budget = (1.0 - warm) * total - pinned["cold"]
+    before = 0
+    rest = []
+    for u in free:
+        if u != len(numels) - 1 and before + numels[u] / 2 < cold_budget:
+            tiers[u] = "cold"
+            before += numels[u]
+        else:
+            rest.append(u)
+            cold_budget = -1.0  # the prefix ends at the first unit that is not Cold
+
+    hot_end = 0.0 if two_tier else hot * total - pinned["hot"]
+    level = {"hot": 2, "warm": 1, "cold": 0}
+    bonus = 1.0 + hysteresis
+    ranked = sorted(rest, key=lambda u: (-scores[u] * bonus ** level[current[u]], u))
+    before = 0
+    for u in ranked:
+        tiers[u] = "hot" if two_tier or before + numels[u] / 2 < hot_end else "warm"
+        before += numels[u]
+    if ranked and "hot" not in tiers:
+        tiers[ranked[0]] = "hot"  # every step must train something: a step with no gradient at all has no backward
+    return tiers
+
+
+def ramped_cutoffs(cutoffs: tuple[float, float], step: int, start: int, end: int) -> tuple[float, float]:
+    """The cutoffs in force at ``step`` while the Warm and Cold shares ramp in.
+
+    Before ``start`` every tensor is Hot (1, 1); from ``end`` on the cutoffs are as given; in between the Warm
+    and Cold shares grow linearly: ``hot' = 1 - (1 - hot) r``, ``warm' = 1 - (1 - warm) r`` with
+    ``r = (step - start) / (end - start)``. ``start == end`` switches at that step.
+    """
+    hot, warm = cutoffs
+    if step >= end:
+        r = 1.0
+    elif step < start:
+        r = 0.0
+    else:
+        r = (step - start) / (end - start)
+    return 1.0 - (1.0 - hot) * r, 1.0 - (1.0 - warm) * r
+
+
 def random_cold_indices(numels: Sequence[int], fraction: float, seed: int) -> set[int]:
     """A seeded random set of tensors covering about ``fraction`` of all elements (midpoint rule)."""
     order = list(range(len(numels)))

@@ -363,7 +363,8 @@ class Trainer:
         with self.autocast:
             _, loss = self.train_module(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
         if self.dist is None:
-            loss.backward()
+            if loss.requires_grad:  # pins can leave a step with nothing to train (every tensor Cold or resting Warm)
+                loss.backward()
         else:
             self.dist.backward(loss)  # averaged over ranks before scoring: every rank scores the same gradients
         if self.cfg.grad_clip > 0:

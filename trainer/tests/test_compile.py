@@ -32,15 +32,15 @@ def test_whole_model_compile_is_refused_with_advice(method):
     model = Net()
     compiled = torch.compile(model, backend="aot_eager")
     with pytest.raises(HiMACompileError, match="compile_per_block"):
-        HiMA(compiled, torch.optim.AdamW(compiled.parameters()), HiMAConfig(method=method))
+        HiMA(compiled, torch.optim.AdamW(compiled.parameters()), HiMAConfig(layout="tensor", method=method))
     model.compile(backend="aot_eager")
     with pytest.raises(HiMACompileError, match="compiled as a whole"):
-        HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(method=method))
+        HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(layout="tensor", method=method))
 
 
 def test_whole_model_compile_after_construction_is_refused_before_requires_grad_changes():
     model = Net()
-    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(warm_every=2, first_retier=100))
+    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(layout="tensor", warm_every=2, first_retier=100))
     hima.pin("head.weight", "warm")
     model.compile(backend="aot_eager")
     x = torch.randn(4, 8)
@@ -54,7 +54,7 @@ def test_whole_model_compile_after_construction_is_refused_before_requires_grad_
 def test_full_method_accepts_a_whole_model_compile():
     model = Net()
     model.compile(backend="aot_eager")
-    HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(method="full"))
+    HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(layout="tensor", method="full"))
 
 
 def test_per_block_compile_gives_correct_gradient_presence_while_tiers_change():
@@ -62,7 +62,7 @@ def test_per_block_compile_gives_correct_gradient_presence_while_tiers_change():
     model = Net()
     assert compile_per_block(model.blocks, backend="aot_eager") == 3
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    hima = HiMA(model, opt, HiMAConfig(first_retier=2, retier_every=2, probe_every=3, warm_every=2,
+    hima = HiMA(model, opt, HiMAConfig(layout="tensor", first_retier=2, retier_every=2, probe_every=3, warm_every=2,
                                        hot=0.3, warm=0.6, hysteresis=0.0, pin_norms=None))
     x = torch.randn(16, 8)
     patterns, checks = set(), 0
@@ -105,7 +105,7 @@ def test_per_block_compile_follows_hima_tier_changes_without_falling_back_to_eag
     config = dict(first_retier=2, retier_every=2, probe_every=3, warm_every=2, hot=0.3, warm=0.6, hysteresis=0.0)
     engines = []
     for model in (eager, compiled):
-        engines.append(HiMA(model, torch.optim.AdamW(model.parameters(), lr=3e-3), HiMAConfig(**config)))
+        engines.append(HiMA(model, torch.optim.AdamW(model.parameters(), lr=3e-3), HiMAConfig(**{"layout": "tensor", **config})))
     compile_per_block(compiled.transformer.h, hima=engines[1], backend="aot_eager")
     assert dynamo.config.recompile_limit >= 2 * 16 and not dynamo.config.skip_tensor_guards_with_matching_dict_tags
 

@@ -43,7 +43,7 @@ def test_probe_fraction_and_pin_biases_from_a_config_file_reach_the_engine(tmp_p
     from hima.engine import HiMA, HiMAConfig
 
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"probe_fraction": 0.05, "pin_biases": "warm"}))
+    path.write_text(json.dumps({"probe_fraction": 0.05, "pin_biases": "warm", "layout": "tensor"}))
     cfg = resolve_config(load_config_file(str(path)), {"data": "d", "out": "o"})
     model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
     hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(**engine_settings(cfg)))

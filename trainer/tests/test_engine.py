@@ -31,7 +31,7 @@ def make(sizes, lr=0.1, **config):
     bag = Bag(sizes)
     opt = torch.optim.AdamW(bag.parameters(), lr=lr, weight_decay=0.0)
     config.setdefault("pin_norms", None)
-    return bag, opt, HiMA(bag, opt, HiMAConfig(**config))
+    return bag, opt, HiMA(bag, opt, HiMAConfig(**{"layout": "tensor", **config}))
 
 
 def mlp(seed=0):
@@ -132,7 +132,7 @@ def test_cuda_memory_drops_by_the_evicted_state_size():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(1024, 1024), nn.Linear(1024, 1024)).cuda()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    hima = HiMA(model, opt, HiMAConfig(hot=0.5, warm=0.5, first_retier=2, retier_every=1000, probe_every=0))
+    hima = HiMA(model, opt, HiMAConfig(layout="tensor", hot=0.5, warm=0.5, first_retier=2, retier_every=1000, probe_every=0))
     x = torch.randn(8, 1024, device="cuda")
 
     def train_step(scale):
@@ -156,7 +156,7 @@ def test_warm_updates_every_k_steps_with_scaled_lr_and_keeps_its_moments():
     k, s, lr, wd = 3, 0.5, 0.1, 0.01
     bag = Bag([4, 4])
     opt = torch.optim.AdamW(bag.parameters(), lr=lr, weight_decay=wd)
-    hima = HiMA(bag, opt, HiMAConfig(warm_every=k, warm_lr_scale=s, first_retier=1000, probe_every=0, pin_norms=None))
+    hima = HiMA(bag, opt, HiMAConfig(layout="tensor", warm_every=k, warm_lr_scale=s, first_retier=1000, probe_every=0, pin_norms=None))
     hima.pin("ps.0", "hot")
     hima.pin("ps.1", "warm")
     warm = bag.ps[1]
@@ -280,10 +280,10 @@ def test_bad_pins_are_rejected_with_the_name():
 
 def test_policy_pins_norms_hot_by_default():
     model = mlp()
-    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig())
+    hima = HiMA(model, torch.optim.AdamW(model.parameters()), HiMAConfig(layout="tensor"))
     assert hima.is_pinned("1.weight") and hima.tier_of("1.bias") == "hot"
     emb = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
-    hima = HiMA(emb, torch.optim.AdamW(emb.parameters()), HiMAConfig(pin_embeddings="cold"))
+    hima = HiMA(emb, torch.optim.AdamW(emb.parameters()), HiMAConfig(layout="tensor", pin_embeddings="cold"))
     assert hima.tier_of("0.weight") == "cold" and not hima.is_pinned("1.weight")
 
 
@@ -314,7 +314,7 @@ def test_full_method_equals_plain_adamw_and_never_touches_requires_grad():
     def run(use_hima):
         model = mlp()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-        hima = HiMA(model, opt, HiMAConfig(method="full")) if use_hima else None
+        hima = HiMA(model, opt, HiMAConfig(layout="tensor", method="full")) if use_hima else None
         for step in range(6):
             x, y = regression_batch(step)
             nn.functional.mse_loss(model(x), y).backward()
@@ -337,7 +337,7 @@ def test_random_static_freezes_a_seeded_fraction_and_never_retiers():
         torch.manual_seed(0)
         model = nn.Sequential(*[nn.Linear(8, 8) for _ in range(12)])
         hima = HiMA(model, torch.optim.AdamW(model.parameters()),
-                    HiMAConfig(method="random-static", random_cold_fraction=0.5, seed=seed, retier_every=1, first_retier=1))
+                    HiMAConfig(layout="tensor", method="random-static", random_cold_fraction=0.5, seed=seed, retier_every=1, first_retier=1))
         return model, hima, {n for n in hima.names if hima.tier_of(n) == "cold"}
 
     model, hima, a = cold_set(0)
@@ -391,7 +391,7 @@ def test_optimizer_with_tensors_outside_the_model_is_refused():
 def test_hima_trains_an_mlp_with_tiers_changing():
     model = mlp()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    hima = HiMA(model, opt, HiMAConfig(first_retier=10, retier_every=10, probe_every=5))
+    hima = HiMA(model, opt, HiMAConfig(layout="tensor", first_retier=10, retier_every=10, probe_every=5))
     losses, seen_tiers = [], set()
     x, y = regression_batch(0)  # one fixed batch: the loss must fall clearly, not wander with the data
     for step in range(60):
@@ -411,7 +411,7 @@ def test_hima_trains_a_small_cnn():
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
                           nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 3))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    hima = HiMA(model, opt, HiMAConfig(first_retier=5, retier_every=5, probe_every=5))
+    hima = HiMA(model, opt, HiMAConfig(layout="tensor", first_retier=5, retier_every=5, probe_every=5))
     g = torch.Generator().manual_seed(0)
     x = torch.randn(48, 1, 8, 8, generator=g)
     y = (x[:, 0, :4].mean((1, 2)) > 0).long() + (x[:, 0, 4:].mean((1, 2)) > 0).long()
@@ -457,14 +457,14 @@ def test_probe_fraction_sets_the_share_probed_at_once():
     bag.loss([1.0] * 5).backward()
     assert sum(bag.ps[i].grad is not None for i in range(4)) == 2  # 40% of 50 elements = two tensors
     with pytest.raises(ValueError, match="probe_fraction"):
-        HiMAConfig(probe_fraction=0.0).validate()
+        HiMAConfig(layout="tensor", probe_fraction=0.0).validate()
 
 
 def test_clip_uses_the_scoring_norms_and_matches_torch():
     model = mlp()
     reference = mlp()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    hima = HiMA(model, opt, HiMAConfig(method="full"))
+    hima = HiMA(model, opt, HiMAConfig(layout="tensor", method="full"))
     x, y = regression_batch(0)
     for net in (model, reference):
         (100 * nn.functional.mse_loss(net(x), y)).backward()

@@ -1,5 +1,6 @@
 import torch
 
+from hima.depth import InputSideCut
 from hima.model import GPT, gpt_config, padded_vocab
 
 
@@ -82,7 +83,7 @@ def test_frozen_head_gets_no_gradient_and_a_frozen_model_still_gives_the_loss():
     assert torch.isfinite(loss) and not loss.requires_grad
 
 
-def test_without_input_embedding_gradient_backward_stops_at_the_lowest_trainable_block():
+def test_cutting_the_input_side_stops_backward_at_the_lowest_trainable_block():
     torch.manual_seed(0)
     model = GPT(gpt_config("tiny", vocab_size=64, block_size=16))
     idx = torch.randint(0, 64, (2, 16))
@@ -92,7 +93,8 @@ def test_without_input_embedding_gradient_backward_stops_at_the_lowest_trainable
     model(idx, idx)[1].backward()
     with_input = model.transformer.wte.weight.grad.clone()
     model.zero_grad()
-    model.input_embedding_grad = False
+    cut = InputSideCut([model.transformer.wte])
+    cut.active = True
     _, loss = model(idx, idx)
     loss.backward()
     # The tied weight keeps lm_head's gradient and loses the input-side share; block 0 (frozen, with nothing
