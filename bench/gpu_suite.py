@@ -57,6 +57,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         "to what the method's requires_grad patterns need); past it a block silently runs eager")
     p.add_argument("--preset", default=None, help="run every spec on this model preset instead (smoke test: tiny)")
     p.add_argument("--no-report", action="store_true", help="do not write summary.json / README.md at the end")
+    p.add_argument("--gpus", type=int, default=1,
+                   help="run the selected runs as N parallel queues, one process per GPU (CUDA_VISIBLE_DEVICES); runs of "
+                        "one spec group share a queue, so a timed pair (full vs HiMA) runs on one GPU")
     args = p.parse_args(argv)
     for name in ("batch", "seq", "steps", "medium_steps", "overhead_rounds", "overhead_segment", "eval_batches"):
         if getattr(args, name) < 1:
@@ -71,7 +74,7 @@ def _split(text: str) -> list[str]:
 
 
 def _write_json(path: str, value) -> None:
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # parallel queues (--gpus) merge into one results.json
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=1)
         f.write("\n")
@@ -92,6 +95,59 @@ def merge_results(out: str) -> dict:
     return merged
 
 
+def split_queues(specs: list, n: int) -> list[list]:
+    """Runs grouped by ``spec.group`` (a run without one is its own group), groups dealt to ``n`` queues,
+    largest first, each to the queue with the least work (steps x model size); suite order within a queue."""
+    cost = {"small": 1.0, "medium": 2.2}
+    groups: dict[str, list] = {}
+    for spec in specs:
+        groups.setdefault(spec.group or spec.name, []).append(spec)
+    work = lambda group: sum(cost.get(s.preset, 1.0) * (3.0 if s.steps_key == "steps" else 1.0) for s in group)
+    queues: list[list] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for group in sorted(groups.values(), key=work, reverse=True):
+        k = load.index(min(load))
+        queues[k].extend(group)
+        load[k] += work(group)
+    order = [s.name for s in specs]
+    return [sorted(q, key=lambda s: order.index(s.name)) for q in queues if q]
+
+
+def run_queues(specs: list, args: argparse.Namespace, argv: list[str]) -> int:
+    """One child suite process per queue, GPU i for queue i; then the report over everything they wrote."""
+    import subprocess
+
+    passthrough = []
+    skip = False
+    for a in argv:  # every flag but the selection and --gpus goes to the children unchanged
+        if skip:
+            skip = False
+            continue
+        if a in ("--part", "--only", "--gpus"):
+            skip = True
+            continue
+        if a.startswith(("--part=", "--only=", "--gpus=")):
+            continue
+        passthrough.append(a)
+    procs = []
+    for i, queue in enumerate(split_queues(specs, args.gpus)):
+        names = ",".join(s.name for s in queue)
+        print(f"[bench] GPU {i}: {names}", file=sys.stderr, flush=True)
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(i)}
+        cmd = [sys.executable, "-m", "bench.gpu_suite", *passthrough, "--only", names, "--no-report"]
+        procs.append(subprocess.Popen(cmd, env=env))
+    codes = [p.wait() for p in procs]
+    merge_results(args.out)
+    if not args.no_report:
+        from . import report
+
+        try:
+            report.write_report(args.out)
+        except Exception:
+            traceback.print_exc()
+    return 1 if any(codes) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.list:
@@ -109,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
+
+    if args.gpus > 1:
+        return run_queues(specs, args, argv if argv is not None else sys.argv[1:])
 
     plan = interleaved.Plan(args.overhead_warmup, args.overhead_rounds, args.overhead_segment)
     settings = measure.SuiteSettings(

@@ -32,6 +32,9 @@ from .clock import StepClock
 from .suite import RunSpec
 
 
+MAX_EPOCHS = 2  # a budget may see the corpus at most twice
+
+
 @dataclass(frozen=True)
 class SuiteSettings:
     data: str
@@ -71,14 +74,21 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
     preset = s.preset_override or spec.preset
     flags = {
         "preset": preset, "data": s.data, "out": run_dir, "run_id": spec.name, "max_steps": steps,
-        "batch_size": s.batch, "block_size": s.seq, "data_order": "sequential", "seed": s.seed,
+        "batch_size": s.batch, "block_size": s.seq, "data_order": "sequential",
         "device": s.device, "method": spec.method, "hot": spec.hot, "warm": spec.warm,
+        "seed": s.seed if spec.seed is None else spec.seed,
         "eval_batches": s.eval_batches, "eval_every": s.eval_every, "compile": False,  # compiled below
     }
     if spec.random_cold_fraction is not None:
         flags["random_cold_fraction"] = spec.random_cold_fraction
     if s.retier_every is not None:
         flags["retier_every"] = flags["first_retier"] = s.retier_every
+    if spec.first_retier is not None:
+        flags["first_retier"] = spec.first_retier
+    if spec.layout is not None:
+        flags["layout"] = spec.layout
+    if spec.ramp is not None:
+        flags["ramp_start"], flags["ramp_end"] = spec.ramp
     cfg = resolve_config({}, flags)
     # A short budget: warm up over at most a tenth of it, so most steps run at a real learning rate.
     cfg.warmup_steps = min(cfg.warmup_steps, max(1, steps // 10))
@@ -147,7 +157,11 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
     device = "cuda" if s.device == "cuda" or (s.device == "auto" and torch.cuda.is_available()) else "cpu"
     events = EventWriter(run_dir, stdout=None) if spec.events else _NoEvents()
     trainer = None
-    if spec.engine:
+    if spec.model != "gpt":
+        from .library_model import build_library_run
+
+        model, optimizer, batches, hima, autocast, train_step, blocks = build_library_run(spec, cfg, device)
+    elif spec.engine:
         trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
         model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
         autocast = trainer.autocast
@@ -158,13 +172,14 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
         train_step = _bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
-    if batches.steps_per_epoch() < cfg.max_steps:
+    if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(
             f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
-            f"token repeats, but the budget is {cfg.max_steps} steps; lower --steps/--batch/--seq or use a larger corpus"
+            f"token repeats, and the corpus may be seen at most {MAX_EPOCHS} times, but the budget is {cfg.max_steps} "
+            "steps; lower --steps/--batch/--seq or use a larger corpus (scripts/prepare-gpu-corpus.sh)"
         )
     if spec.compile == "block":  # as the trainer does (TrainConfig.compile), limits raised for the tiers
-        compile_per_block(model.transformer.h, hima=hima, backend=s.compile_backend)
+        compile_per_block(blocks if spec.model != "gpt" else model.transformer.h, hima=hima, backend=s.compile_backend)
     elif spec.compile == "whole":
         if spec.engine:
             raise ValueError(f"{spec.name}: whole-model compilation is only for the plain AdamW baseline")
@@ -246,6 +261,7 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
 
     clock = StepClock(torch.device(device))
     losses, val_curve, state_curve, saved_fraction, compiles_at = [], [], [], [], []
+    cold_curve = [(0, hima.counts()["cold"]["elements"] / n_params)] if hima is not None else []
     steady_from = min(steps - 1, max(10, steps // 10))  # steps before this are warmup (first compiles)
     # Steady-state memory starts after HiMA's first re-tier (before it every tensor is Hot); the same
     # step for every run of a suite, the plain baseline included, so the peaks compare like with like.
@@ -272,6 +288,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             frames_before = frames
 
         cadence.after_step(done, loss, lr, transitions)
+        if hima is not None and transitions:
+            cold_curve.append((done, hima.counts()["cold"]["elements"] / n_params))
         if hima is not None and (transitions is not None or done % 10 == 0 or done in (1, steps)):
             state_curve.append((done, int(hima.optimizer_state_bytes()["total"])))
         elif hima is None and (done in (1, steps) or done % 10 == 0):
@@ -311,6 +329,8 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
             "curve": state_curve,
         },
         "update_compute_saved": statistics.fmean(saved_fraction) if saved_fraction else 0.0,
+        # (step, share of parameter elements Cold from that step on): the ramp and every re-tier
+        "cold_share_curve": [[st, round(v, 5)] for st, v in cold_curve],
         "compile": {**compile_stats.snapshot(), "train_compiles_at_steps": compiles_at, "eval_compiles": eval_compiles},
         "tiers_end": _counts(hima),
         "events": _events_info(events),
@@ -335,7 +355,11 @@ def result_config(spec: RunSpec, s: SuiteSettings, setup: Setup) -> dict:
         "autocast": "bfloat16" if cuda else None, "fused_adamw": cuda,
         "corpus": {"dir": cfg.data, "source": batches.meta.source, "n_train": batches.meta.n_train,
                    "n_val": batches.meta.n_val, "vocab_size": batches.meta.vocab_size,
-                   "steps_before_repeat": batches.steps_per_epoch()},
+                   "steps_before_repeat": batches.steps_per_epoch(),
+                   "epochs": round(steps / max(1, batches.steps_per_epoch()), 3)},
+        "layout": getattr(getattr(setup.hima, "config", None), "layout", None) if setup.hima is not None and cfg.method not in ("full", "random-static") else None,
+        "ramp_steps": [setup.hima.config.ramp_start, setup.hima.config.ramp_end] if setup.hima is not None else None,
+        "model": spec.model,
     }
 
 

@@ -21,29 +21,45 @@ class RunSpec:
     events: bool = False  # write protocol events to <run dir>/events.jsonl, as the trainer does
     steps_key: str = "steps"  # which step budget applies: "steps" (Small), "medium_steps", "overhead_steps"
     engine: bool = True  # False: plain torch AdamW with no HiMA wrapper at all (the baseline a user runs)
+    layout: str | None = None  # HiMA layout ("depth" | "tensor"); None: the engine's default
+    ramp: tuple[float, float] | None = None  # Warm/Cold ramp as fractions of the budget; None: the suite's
+    seed: int | None = None  # None: the suite's --seed
+    model: str = "gpt"  # "gpt" (hima.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
+    first_retier: int | None = None  # None: the suite's --retier-every (or the preset's)
+    group: str | None = None  # runs of one group share a GPU (and run in suite order) under --gpus N
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-# Cutoffs are cumulative fractions of parameter elements (Cold share = 1 - warm).
-HIMA_40 = (0.3, 0.6)  # 40% Cold
-HIMA_50 = (0.25, 0.5)  # 50% Cold: the headline setting
-HIMA_70 = (0.1, 0.3)  # 70% Cold: the most aggressive setting in the suite
+# Cutoffs are cumulative fractions of parameter elements (Cold share = 1 - warm). With the depth layout the
+# tied embedding/LM head (31% of GPT-2 Small) is in the head unit, never Cold by depth: 50% Cold is the stem and
+# the bottom 9 of 12 blocks.
+HIMA_50 = (0.4, 0.5)  # 50% Cold, 10% Warm: the headline setting (depth layout)
+HIMA_30 = (0.6, 0.7)
+HIMA_70 = (0.2, 0.3)  # capped by depth: at most the stem and every block can be Cold (69% of GPT-2 Small)
+TENSOR_50 = (0.25, 0.5)  # the tensor layout's 50% setting before the depth layout (docs/results of session 8)
+RAMP = (0.1, 0.5)  # Warm and Cold shares ramp in from 10% to 50% of the budget
+NO_RAMP = (0.0, 0.0)
 
 SMALL = [
-    RunSpec("small-full", "small", "full", engine=False),
-    RunSpec("small-full-eager", "small", "full", engine=False, compile="none"),
-    RunSpec("small-hima-40", "small", "hima", *HIMA_40),
-    RunSpec("small-hima-50", "small", "hima", *HIMA_50),
-    RunSpec("small-hima-70", "small", "hima", *HIMA_70),
-    RunSpec("small-random-static-50", "small", "random-static", random_cold_fraction=0.5),
-    RunSpec("small-hima-no-warm-50", "small", "hima-no-warm", *HIMA_50),
+    RunSpec("small-full", "small", "full", engine=False, group="pair"),
+    RunSpec("small-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, group="pair"),
+    RunSpec("small-hima-50-tensor", "small", "hima", *TENSOR_50, layout="tensor", ramp=NO_RAMP, group="pair"),
+    RunSpec("small-hima-50-noramp", "small", "hima", *HIMA_50, ramp=NO_RAMP, group="ramp"),
+    RunSpec("small-hima-50-early", "small", "hima", *HIMA_50, ramp=(0.05, 0.25), group="ramp"),
+    RunSpec("small-hima-30", "small", "hima", *HIMA_30, ramp=RAMP, group="ramp"),
+    # "Without Warm", both readings at the same cutoffs: Warm tensors Hot (same Cold share, more compute) or
+    # Cold (Cold share 1 - hot, less compute).
+    RunSpec("small-hima-no-warm-hot-50", "small", "hima-no-warm", *HIMA_50, ramp=RAMP, group="ablation"),
+    RunSpec("small-hima-no-warm-cold-50", "small", "hima-no-warm-cold", *HIMA_50, ramp=RAMP, group="ablation"),
+    RunSpec("small-hima-70", "small", "hima", *HIMA_70, ramp=RAMP, group="ablation"),
+    RunSpec("small-random-static-50", "small", "random-static", random_cold_fraction=0.5, group="medium"),
 ]
 
 MEDIUM = [
-    RunSpec("medium-full", "medium", "full", engine=False, steps_key="medium_steps"),
-    RunSpec("medium-hima-50", "medium", "hima", *HIMA_50, steps_key="medium_steps"),
+    RunSpec("medium-full", "medium", "full", engine=False, steps_key="medium_steps", group="medium"),
+    RunSpec("medium-hima-50", "medium", "hima", *HIMA_50, ramp=RAMP, steps_key="medium_steps", group="medium"),
 ]
 
 # Controller overhead: HiMA with every tensor Hot vs plain AdamW. Monitoring overhead: that same all-Hot
@@ -61,8 +77,8 @@ OVERHEAD = [
 # Reference points that are not needed for the summary: eager HiMA and whole-model compiled AdamW
 # (what a user without HiMA would run; HiMA itself refuses whole-model compilation).
 EXTRA = [
-    RunSpec("small-hima-50-events", "small", "hima", *HIMA_50, events=True),  # events at a real tier mix
-    RunSpec("small-hima-50-eager", "small", "hima", *HIMA_50, compile="none"),
+    RunSpec("small-hima-50-events", "small", "hima", *HIMA_50, ramp=RAMP, events=True),  # events at a real tier mix
+    RunSpec("small-hima-50-eager", "small", "hima", *HIMA_50, ramp=RAMP, compile="none"),
     RunSpec("small-full-whole", "small", "full", engine=False, compile="whole"),
     RunSpec("medium-full-whole", "medium", "full", engine=False, compile="whole", steps_key="medium_steps"),
     RunSpec("medium-full-eager", "medium", "full", engine=False, compile="none", steps_key="medium_steps"),
