@@ -26,7 +26,7 @@ class CausalLM(nn.Module):
         self.lm = lm
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        out = self.lm(input_ids=idx, labels=None)
+        out = self.lm(input_ids=idx, use_cache=False)
         logits = out.logits
         if targets is None:
             return logits, None
@@ -41,6 +41,7 @@ def hf_gpt2(preset: str, vocab_size: int, block_size: int) -> CausalLM:
     config = GPT2Config(
         vocab_size=padded_vocab(vocab_size), n_positions=block_size, n_embd=arch["n_embd"], n_layer=arch["n_layer"],
         n_head=arch["n_head"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
+        use_cache=False,
     )
     config._attn_implementation = "sdpa"
     return CausalLM(GPT2LMHeadModel(config))

@@ -87,6 +87,11 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
         flags["first_retier"] = spec.first_retier
     if spec.layout is not None:
         flags["layout"] = spec.layout
+    if spec.warm_placement is not None:
+        flags["warm_placement"] = spec.warm_placement
+    if spec.warm_every is not None:
+        flags["warm_every"] = spec.warm_every
+        flags["warm_lr_scale"] = spec.warm_every ** 0.5  # sqrt(k), the engine's rule for its default k
     if spec.ramp is not None:
         flags["ramp_start"], flags["ramp_end"] = spec.ramp
     cfg = resolve_config({}, flags)

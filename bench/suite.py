@@ -25,6 +25,8 @@ class RunSpec:
     ramp: tuple[float, float] | None = None  # Warm/Cold ramp as fractions of the budget; None: the suite's
     seed: int | None = None  # None: the suite's --seed
     model: str = "gpt"  # "gpt" (hima.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
+    warm_every: int | None = None  # None: the engine's default (4)
+    warm_placement: str | None = None  # None: the engine's default
     first_retier: int | None = None  # None: the suite's --retier-every (or the preset's)
     group: str | None = None  # runs of one group share a GPU (and run in suite order) under --gpus N
 
@@ -55,6 +57,15 @@ SMALL = [
     RunSpec("small-hima-no-warm-cold-50", "small", "hima-no-warm-cold", *HIMA_50, ramp=RAMP, group="ablation"),
     RunSpec("small-hima-70", "small", "hima", *HIMA_70, ramp=RAMP, group="ablation"),
     RunSpec("small-random-static-50", "small", "random-static", random_cold_fraction=0.5, group="medium"),
+    # Warm as a band by depth right above the Cold prefix: it keeps learning (every k steps), and on the steps
+    # it rests the backward pass stops above it.
+    RunSpec("small-hima-warmband-50", "small", "hima", 0.5, 1.0, warm_placement="depth", ramp=NO_RAMP, group="band"),
+    RunSpec("small-hima-warmband-50-k2", "small", "hima", 0.5, 1.0, warm_placement="depth", warm_every=2,
+            ramp=NO_RAMP, group="band"),
+    RunSpec("small-hima-50-late", "small", "hima", *HIMA_50, ramp=(0.3, 0.9), group="band"),
+    RunSpec("small-full-seed2", "small", "full", engine=False, seed=2, group="band"),
+    RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
+    RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
 
 MEDIUM = [

@@ -325,7 +325,8 @@ class HiMA(EngineStateMixin):
             if pinned:
                 pins[u] = pinned[-1]
         unit_tiers = assign_depth_tiers(
-            unit_scores, unit_numels, self.cutoffs_in_force(), current, pins, self.config.hysteresis, two_tier=two_tier)
+            unit_scores, unit_numels, self.cutoffs_in_force(), current, pins, self.config.hysteresis, two_tier=two_tier,
+            warm_by_depth=self.config.warm_placement == "depth")
         return [unit_tiers[self._unit_of[i]] for i in range(len(self._params))]
 
     def _record(self, changes: list[tuple[str, Tier, Tier]]) -> None:

@@ -27,6 +27,10 @@ class HiMAConfig:
         tensors share one tier has two ``requires_grad`` patterns (all on, all off), so a compiled block
         needs at most 4 graphs however often tiers change. In this layout there are no probes (Cold is
         chosen by depth, not score), policy pins do not apply, and a pin applies to the tensor's whole unit.
+    warm_placement: ``score`` (default) or ``depth``, for the ``depth`` layout: which non-Cold units are Warm.
+        ``score``: the lowest-scored ones (HiMA's gradient ranking). ``depth``: the band right above the Cold
+        prefix (Hot fills from the top down), so on the k-1 steps of k that Warm rests the backward pass stops
+        above the band too.
     ramp_start, ramp_end: steps over which the Warm and Cold shares grow linearly from 0 to what the cutoffs
         say (``hima.tiering.ramped_cutoffs``); re-tiers in between use the ramped cutoffs. Default 0, 0: the
         cutoffs apply from the first re-tier.
@@ -78,6 +82,7 @@ class HiMAConfig:
     cold_state: str = "offload"
     warm_skip_backward: bool = True
     layout: str = "depth"
+    warm_placement: str = "score"
     ramp_start: int = 0
     ramp_end: int = 0
 
@@ -92,6 +97,8 @@ class HiMAConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.warm_placement not in ("score", "depth"):
+            raise ValueError(f"warm_placement must be 'score' or 'depth', got {self.warm_placement!r}")
         if self.ramp_end < self.ramp_start:
             raise ValueError(f"ramp_end ({self.ramp_end}) must be >= ramp_start ({self.ramp_start})")
         _check_range("warm_lr_scale", self.warm_lr_scale, 0.0, math.inf, low_open=True)

@@ -97,6 +97,7 @@ def assign_depth_tiers(
     pins: dict[int, Tier],
     hysteresis: float,
     two_tier: bool = False,
+    warm_by_depth: bool = False,
 ) -> list[Tier]:
     """Tiers for depth units (bottom to top; the last one is the head), the ``depth`` layout's rule.
 
@@ -104,7 +105,9 @@ def assign_depth_tiers(
       while the midpoint of its element span lies below the Cold share (``1 - warm``, minus pinned Cold
       elements). The head (last unit) is never Cold by this rule (only by a pin).
     - The other unpinned units are ranked by score (with ``assign_tiers``' hysteresis bonus) and split into
-      Hot and Warm by the ``hot`` cutoff (midpoint rule); with ``two_tier`` they are all Hot.
+      Hot and Warm by the ``hot`` cutoff (midpoint rule); with ``two_tier`` they are all Hot. With
+      ``warm_by_depth`` Warm is instead the band of units right above the Cold prefix (walked in depth order
+      like Cold, the head never Warm by this rule): on the steps a Warm unit rests, backward stops above it.
     - ``pins`` (unit index -> tier) are kept and count toward their tier's share.
     - At least one unit is Hot (the best-ranked free one, if no unit is Hot otherwise).
     """
@@ -132,7 +135,11 @@ def assign_depth_tiers(
     hot_end = 0.0 if two_tier else hot * total - pinned["hot"]
     level = {"hot": 2, "warm": 1, "cold": 0}
     bonus = 1.0 + hysteresis
-    ranked = sorted(rest, key=lambda u: (-scores[u] * bonus ** level[current[u]], u))
+    if warm_by_depth and not two_tier:
+        # Hot fills the top: walk from the head down; what the Hot share leaves is Warm.
+        ranked = list(reversed(rest))
+    else:
+        ranked = sorted(rest, key=lambda u: (-scores[u] * bonus ** level[current[u]], u))
     before = 0
     for u in ranked:
         tiers[u] = "hot" if two_tier or before + numels[u] / 2 < hot_end else "warm"
