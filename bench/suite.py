@@ -43,6 +43,7 @@ HIMA_70 = (0.2, 0.3)  # capped by depth: at most the stem and every block can be
 TENSOR_50 = (0.25, 0.5)  # the tensor layout's 50% setting before the depth layout (docs/results of session 8)
 RAMP = (0.1, 0.5)  # Warm and Cold shares ramp in from 10% to 50% of the budget
 NO_RAMP = (0.0, 0.0)
+LATE = (0.3, 0.9)
 
 SMALL = [
     RunSpec("small-full", "small", "full", engine=False, group="pair"),
@@ -62,8 +63,12 @@ SMALL = [
     RunSpec("small-hima-warmband-50", "small", "hima", 0.5, 1.0, warm_placement="depth", ramp=NO_RAMP, group="band"),
     RunSpec("small-hima-warmband-50-k2", "small", "hima", 0.5, 1.0, warm_placement="depth", warm_every=2,
             ramp=NO_RAMP, group="band"),
-    RunSpec("small-hima-50-late", "small", "hima", *HIMA_50, ramp=(0.3, 0.9), group="band"),
+    RunSpec("small-hima-50-late", "small", "hima", *HIMA_50, ramp=LATE, group="band"),
     RunSpec("small-full-seed2", "small", "full", engine=False, seed=2, group="band"),
+    # Late ramps without Warm (Warm measured no better than Cold, and worse at its sqrt(k) lr scale).
+    RunSpec("small-hima-50-late-nowarm", "small", "hima", 0.5, 0.5, ramp=LATE, group="late"),
+    RunSpec("small-hima-50-later-nowarm", "small", "hima", 0.5, 0.5, ramp=(0.5, 0.95), group="late"),
+    RunSpec("small-hima-30-late-nowarm", "small", "hima", 0.7, 0.7, ramp=LATE, group="late"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
@@ -71,6 +76,7 @@ SMALL = [
 MEDIUM = [
     RunSpec("medium-full", "medium", "full", engine=False, steps_key="medium_steps", group="medium"),
     RunSpec("medium-hima-50", "medium", "hima", *HIMA_50, ramp=RAMP, steps_key="medium_steps", group="medium"),
+    RunSpec("medium-hima-50-late-nowarm", "medium", "hima", 0.5, 0.5, ramp=LATE, steps_key="medium_steps", group="medium"),
 ]
 
 # Controller overhead: HiMA with every tensor Hot vs plain AdamW. Monitoring overhead: that same all-Hot
