@@ -84,6 +84,49 @@ def _step_time(out: str, runs: dict) -> str | None:
     return _save(fig, out, "step_time.png")
 
 
+def _val_vs_time(out: str, runs: dict) -> str | None:
+    """Val loss against training seconds (evaluation excluded): the time-to-quality view, per model."""
+    from .end_to_end import val_vs_time
+
+    groups = [("GPT-2 Small", [r for n, r in runs.items() if n.startswith("small-") and not n.startswith("small-hf")]),
+              ("GPT-2 Small (Hugging Face)", [r for n, r in runs.items() if n.startswith("small-hf")]),
+              ("GPT-2 Medium", [r for n, r in runs.items() if n.startswith("medium-")])]
+    groups = [(t, rs) for t, rs in groups if rs]
+    if not groups:
+        return None
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
+    for ax, (title, rs) in zip(axes[0], groups):
+        for r in rs:
+            seconds, losses = zip(*val_vs_time(r))
+            style = dict(color="black", linewidth=2.2) if r["config"]["method"] == "full" else {}
+            ax.plot(seconds, losses, marker="o", markersize=2, label=r["name"], **style)
+        ax.set_title(f"{title}: val loss against training time")
+        ax.set_xlabel("training seconds (every step, evaluation excluded)")
+        ax.set_ylabel("val loss")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, out, "val_vs_time.png")
+
+
+def _tradeoff(out: str, runs: dict) -> str | None:
+    """Final val loss against the run's time-averaged Cold share (GPT-2 Small runs of the suite's budget)."""
+    from .report import tradeoff
+
+    points = tradeoff(runs)
+    if len(points) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for p in points:
+        ax.scatter(p["mean_cold_share"], p["val_loss"], s=18)
+        ax.annotate(f"{p['name']} ({p['e2e_speedup']:.2f}x)", (p["mean_cold_share"], p["val_loss"]), fontsize=6,
+                    xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("Cold share of parameter elements, averaged over the run's steps")
+    ax.set_ylabel("final val loss")
+    ax.set_title("GPT-2 Small: val loss against Cold share (whole-run speedup in brackets)")
+    ax.grid(alpha=0.3)
+    return _save(fig, out, "tradeoff.png")
+
+
 def _save(fig, out: str, name: str) -> str:
     fig.tight_layout()
     fig.savefig(os.path.join(out, name), dpi=110)
@@ -94,4 +137,4 @@ def _save(fig, out: str, name: str) -> str:
 def write_plots(out: str, runs: dict) -> list[str]:
     """Write the PNGs into `out`; returns the file names written."""
     ok = _ok(runs)
-    return [p for p in (_val_loss(out, ok), _memory(out, ok), _step_time(out, ok)) if p]
+    return [p for p in (_val_loss(out, ok), _val_vs_time(out, ok), _tradeoff(out, ok), _memory(out, ok), _step_time(out, ok)) if p]
