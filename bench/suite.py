@@ -94,6 +94,7 @@ OVERHEAD = [
 # Reference points that are not needed for the summary: eager HiMA and whole-model compiled AdamW
 # (what a user without HiMA would run; HiMA itself refuses whole-model compilation).
 EXTRA = [
+    RunSpec("small-full-eager", "small", "full", engine=False, compile="none"),
     RunSpec("small-hima-50-events", "small", "hima", *HIMA_50, ramp=RAMP, events=True),  # events at a real tier mix
     RunSpec("small-hima-50-eager", "small", "hima", *HIMA_50, ramp=RAMP, compile="none"),
     RunSpec("small-full-whole", "small", "full", engine=False, compile="whole"),

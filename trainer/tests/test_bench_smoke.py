@@ -22,6 +22,12 @@ SUMMARY_KEYS = [
     "gpu", "medium_speedup", "small_adam_state_reduction", "small_peak_memory_reduction",
     "small_val_loss_full", "small_val_loss_hima_50", "small_val_loss_random_static_50",
     "small_val_loss_hima_no_warm_50", "controller_overhead", "monitoring_overhead",
+    "small_steps", "medium_steps", "small_e2e_speedup", "medium_e2e_speedup", "small_ttq_speedup",
+    "medium_ttq_speedup", "small_steady_peak_reduction", "small_adam_state_reduction_stable",
+    "small_adam_state_stable_cutoffs", "compile_seconds_full", "compile_seconds_hima", "library_model",
+    "library_model_e2e_speedup", "budget_gib", "max_batch_full", "max_batch_hima",
+    "small_val_gap_hima_50", "small_val_gap_seeds", "small_val_loss_hima_no_warm_hot_50",
+    "small_val_loss_hima_no_warm_cold_50", "small_tradeoff",
 ]
 # One run of each kind the suite has (plain AdamW compiled and eager, HiMA, random-static, all-Hot HiMA, the
 # monitoring pair), so the test stays short on 2 shared cores; the GPU suite runs every spec the same way.
@@ -85,7 +91,7 @@ def _load(path: str):
 
 def test_every_run_is_recorded_with_its_setup(results):
     runs = {r["name"]: r for r in _load(os.path.join(results, "results.json"))["runs"]}
-    assert list(runs) == SMALL_RUNS + OVERHEAD_RUNS
+    assert sorted(runs) == sorted(SMALL_RUNS + OVERHEAD_RUNS)
     for name, r in runs.items():
         assert r["status"] == "ok", r.get("error")
         assert os.path.isfile(os.path.join(results, "runs", f"{name}.json"))
@@ -135,11 +141,16 @@ def test_summary_has_exactly_the_issue_keys_and_the_readme_the_table(results):
     for key in ("small_adam_state_reduction", "small_val_loss_full", "small_val_loss_hima_50",
                 "small_val_loss_random_static_50", "controller_overhead", "monitoring_overhead"):
         assert isinstance(summary[key], float) and math.isfinite(summary[key]), key
+    for key in ("small_e2e_speedup", "small_ttq_speedup", "small_val_gap_hima_50", "compile_seconds_hima"):
+        assert isinstance(summary[key], float) and math.isfinite(summary[key]), key
+    assert summary["small_steps"] == STEPS and summary["small_val_gap_seeds"] == [summary["small_val_gap_hima_50"]]
+    assert {p["name"] for p in summary["small_tradeoff"]} >= {"small-full", "small-hima-50"}
     # Runs not made in this call are reported as such (null, "not measured"), never invented.
-    assert summary["medium_speedup"] is None
+    assert summary["medium_speedup"] is None and summary["medium_e2e_speedup"] is None and summary["max_batch_hima"] is None
     readme = open(os.path.join(results, "README.md"), encoding="utf-8").read()
     for name in SMALL_RUNS + OVERHEAD_RUNS:
         assert f"| {name} |" in readme
+    assert "| small-hima-50 | small-full |" in readme  # the whole-run table
     assert "| Medium speedup >= 1.16x (published) | not measured |" in readme
     assert f"median of {ROUNDS} interleaved rounds" in readme
     try:
