@@ -16,7 +16,7 @@ export type ProtocolVersion = 1
  * This interface was referenced by `HimaProtocol`'s JSON-Schema
  * via the `definition` "Method".
  */
-export type Method = ("full" | "hima" | "random-static" | "hima-no-warm")
+export type Method = ("full" | "hima" | "random-static" | "hima-no-warm" | "hima-no-warm-cold")
 /**
  * Optimizer steps completed so far (0 before the first step).
  * 
@@ -409,7 +409,7 @@ cold: number
 
 export const PROTOCOL_VERSION = 1 as const;
 export const TIERS = ["hot","warm","cold"] as const;
-export const METHODS = ["full","hima","random-static","hima-no-warm"] as const;
+export const METHODS = ["full","hima","random-static","hima-no-warm","hima-no-warm-cold"] as const;
 export const EVENT_TYPES = ["hello","step","tiers","memory","eval","ack","rejected","error","checkpoint","status","done"] as const;
 export const CONTROL_TYPES = ["set_cutoffs","pin","unpin","pause","resume","checkpoint","stop"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -14,7 +14,7 @@ import { ProgressBar, type ProgressOutput } from "./progress";
 import { formatSummary } from "./summary";
 
 export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|medium] [--config run.json] [--max-steps N]
-                  [--method full|hima|random-static|hima-no-warm] [--hot F] [--warm F] [--device auto|cpu|cuda]
+                  [--method full|hima|random-static|hima-no-warm|hima-no-warm-cold] [--hot F] [--warm F] [--device auto|cpu|cuda]
                   [--processes N] [--runs-dir .hima/runs] [--python <python>]
                   --processes N: N training processes on this machine through torchrun (one per GPU; on CPU
                   they share the cores); the global batch must be a multiple of N`;
