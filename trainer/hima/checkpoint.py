@@ -16,7 +16,6 @@ previous checkpoint and `latest` stay as they were.
 """
 from __future__ import annotations
 
-import errno
 import os
 import pickletools
 import random
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .run_folder import RunFolderError, check_entry, link_refused, open_entry, private_folder
+from .run_folder import RunFolderError, check_entry, link_refused, open_entry, private_folder, raise_if_disk_full
 
 FORMAT = "hima-checkpoint"
 FORMAT_VERSION = 1
@@ -48,19 +47,6 @@ _STORAGE = re.compile(r"^torch [A-Za-z0-9]*Storage$")  # torch.FloatStorage, tor
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupt or does not fit this run. The message names the file."""
-
-
-class DiskFullError(OSError):
-    """No space left on the device while writing a run's file; the message names the file."""
-
-    def __init__(self, path: str, what: str = ""):
-        super().__init__(errno.ENOSPC, f"no space left on device writing {path}{what}")
-        self.path = path
-
-
-def raise_if_disk_full(error: BaseException, path: str, what: str = "") -> None:
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(error, DiskFullError):
-        raise DiskFullError(path, what) from error
 
 
 def checkpoint_dir(run_dir: str) -> str:

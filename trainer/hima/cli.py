@@ -21,6 +21,7 @@ from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
 from .model import MODEL_PRESETS
+from .run_folder import DiskFullError, open_entry, private_folder
 
 log = logging.getLogger("hima")
 TRAINER_INFO = "trainer.json"
@@ -85,9 +86,9 @@ def _take_stdout_for_events() -> IO[str] | None:
 def _lock_run_folder(out: str) -> int:
     """One trainer per run folder: two writing the same events.jsonl would interleave two runs.
     The lock is held by an open descriptor, so the kernel releases it when the process dies (even SIGKILL)."""
-    os.makedirs(out, exist_ok=True)
+    private_folder(out)  # 0700 when created here, whatever the umask
     path = os.path.join(out, LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_entry(path, os.O_RDWR | os.O_CREAT)
     try:
         import fcntl
     except ImportError:
@@ -190,8 +191,15 @@ def _start_failed(error: Exception, message: str, code: int, events, event_strea
         log.error("starting the run failed", exc_info=error)
     if events is None:
         events = EventWriter(None, event_stream)
-    events.emit("error", message=message, fatal=True, rank=None)
+    events.try_emit("error", message=message, fatal=True, rank=None)
     return code
+
+
+def _failure_message(error: Exception, trainer) -> str:
+    if isinstance(error, DiskFullError):
+        kept = f"the last checkpoint, {trainer.last_checkpoint}, is kept" if trainer.last_checkpoint else "no checkpoint was written"
+        return f"{error}; training stopped at step {trainer.step} ({kept}). Free some space and resume the run."
+    return f"{type(error).__name__}: {error}"
 
 
 def _train(trainer, events: EventWriter, cfg) -> int:
@@ -200,8 +208,11 @@ def _train(trainer, events: EventWriter, cfg) -> int:
     try:
         reason = trainer.run()
     except Exception as e:
-        log.exception("training failed")
-        events.emit("error", message=f"{type(e).__name__}: {e}", fatal=True, rank=None)
+        if isinstance(e, DiskFullError):
+            log.error("%s", e)  # the message says it all; a traceback would bury it
+        else:
+            log.exception("training failed")
+        events.try_emit("error", message=_failure_message(e, trainer), fatal=True, rank=None)
         try:
             trainer.emit_done("error")  # wall time since the run started, not since boot
         except Exception:

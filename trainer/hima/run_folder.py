@@ -22,6 +22,23 @@ class RunFolderError(ValueError):
     """An entry of a run folder is a symbolic link or not what it should be; the CLI exits with code 2."""
 
 
+class DiskFullError(OSError):
+    """No space left on the device while writing a run's file; the message names the file."""
+
+    def __init__(self, path: str):
+        super().__init__(errno.ENOSPC, f"no space left on device writing {path}")
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.strerror  # no "[Errno 28]": this is the message the user reads
+
+
+def raise_if_disk_full(error: BaseException, path: str) -> None:
+    """ENOSPC (or a full quota) while writing `path` -> DiskFullError naming it."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(error, DiskFullError):
+        raise DiskFullError(path) from error
+
+
 def link_refused(path: str) -> RunFolderError:
     return RunFolderError(f"{path} is a symbolic link; HiMA does not follow links inside a run folder (remove it)")
 
