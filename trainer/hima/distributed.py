@@ -87,6 +87,17 @@ def local_device(requested: str) -> str:
     return requested
 
 
+def _import_dynamo_first() -> None:
+    """Import torch._dynamo before the process group exists. Imported later (HiMA imports it to refuse a
+    whole-model compile), it keeps references to the group it finds in torch.distributed, so
+    destroy_process_group() no longer frees the group: its gloo worker threads outlive it, and one of them
+    released the last collective's tensors while the interpreter was shutting down (it needs the GIL there,
+    the thread is made to exit inside a C++ destructor: "terminate called without an active exception",
+    SIGABRT after `done`, about 1 run in 14). Imported first, it finds no group, and close() really
+    closes it (test_distributed_shutdown.py)."""
+    import torch._dynamo  # noqa: F401
+
+
 class RankFailure(RuntimeError):
     """Another rank failed (its error was reported as an `error` event naming it); this run ends."""
 
@@ -125,6 +136,7 @@ class Distributed:
             if os.environ.get(FAIL_BEFORE_GROUP_ENV) == str(self.rank):
                 raise RuntimeError(f"rank {self.rank} failed before joining the process group ({FAIL_BEFORE_GROUP_ENV})")
             if not dist.is_initialized():
+                _import_dynamo_first()
                 dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
         finally:
             if self.watch is not None:
