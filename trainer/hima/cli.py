@@ -21,7 +21,7 @@ from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
 from .model import MODEL_PRESETS
-from .run_folder import DiskFullError, open_entry, private_folder
+from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
 TRAINER_INFO = "trainer.json"
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             controls = None
         else:
             run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
+            refuse_links(cfg.out)
             events = EventWriter(cfg.out, event_stream)
             controls = ControlReader(sys.stdin.fileno())
             if args.control_socket:

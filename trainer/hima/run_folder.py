@@ -96,3 +96,18 @@ def open_entry(path: str, flags: int, mode: int = FILE_MODE) -> int:
         os.close(fd)
         raise
     return fd
+
+
+# Entries the trainer or the extension writes or reads in a run folder (the extension's list is in
+# src/run/runFolderCheck.ts; test_run_folder.py checks that both name the same entries).
+RUN_ENTRIES = (
+    "events.jsonl", "checkpoints", "trainer.json", "trainer.lock", "control.path", "control.sock",
+    "ranks", "config.json", "stderr.log",
+)
+
+
+def refuse_links(run_dir: str) -> None:
+    """Before a trainer touches a run folder: none of its entries (nor checkpoints/latest) may be a link."""
+    for name in RUN_ENTRIES:
+        check_entry(os.path.join(run_dir, name))
+    check_entry(os.path.join(run_dir, "checkpoints", "latest"))
