@@ -47,7 +47,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import ConfigError
-from .control import TOO_LONG
+from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
 from .rank_watch import JoinGuard, PeerWatch, RankReports
 
@@ -274,6 +274,7 @@ class Distributed:
 
 
 _TOO_LONG_MARK = 0xFFFFFFFF
+_CROWDED_MARK = 0xFFFFFFFE  # followed by a length-prefixed line: a CrowdedLine (rejected on every rank alike)
 
 
 def _encode_lines(lines: list[Any]) -> bytes:
@@ -283,6 +284,8 @@ def _encode_lines(lines: list[Any]) -> bytes:
     for line in lines:
         if line is TOO_LONG:
             parts.append(struct.pack("<I", _TOO_LONG_MARK))
+        elif isinstance(line, CrowdedLine):
+            parts.append(struct.pack("<II", _CROWDED_MARK, len(line)) + bytes(line))
         else:
             parts.append(struct.pack("<I", len(line)) + bytes(line))
     return b"".join(parts)
@@ -296,6 +299,10 @@ def _decode_lines(data: bytes) -> list[Any]:
         at += 4
         if size == _TOO_LONG_MARK:
             lines.append(TOO_LONG)
+        elif size == _CROWDED_MARK:
+            (size,) = struct.unpack_from("<I", data, at)
+            lines.append(CrowdedLine(data[at + 4 : at + 4 + size]))
+            at += 4 + size
         else:
             lines.append(data[at : at + size])
             at += size
