@@ -20,6 +20,7 @@ from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_conf
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
+from .launcher_watch import stop_when_launcher_dies
 from .model import MODEL_PRESETS
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
     # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
     stop_signals = StopSignals().install()
+    if int(os.environ.get("RANK", "0")) == 0:  # a stop goes to rank 0 (trainer.json's pid); it stops every rank
+        stop_when_launcher_dies()
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
     # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
     # errors reach the stream through rank 0 (hima.distributed).
