@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 SCRIPT = textwrap.dedent("""
-    import os, sys, threading
+    import os, sys, threading, time
     import torch
     from hima.distributed import Distributed
     from hima.compile import refuse_whole_model_compile
@@ -26,7 +26,10 @@ SCRIPT = textwrap.dedent("""
     if d.watch is not None:
         d.watch.stop()
         d.watch._thread.join()
-    native = len(os.listdir("/proc/self/task"))
+    # A thread that just finished (the watch) may take a moment to leave /proc; the group's threads never do.
+    deadline = time.monotonic() + 5
+    while (native := len(os.listdir("/proc/self/task"))) != threading.active_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
     print(f"rank {d.rank}: {native} threads, {threading.active_count()} of them Python's", flush=True)
     sys.exit(0 if native == threading.active_count() else 3)
 """)
