@@ -4,6 +4,7 @@ import "@vscode-elements/elements/dist/vscode-button/index.js";
 import type { TensorInfo, Tier } from "../protocol/protocol.generated";
 import type { TensorState, TierHistory, WebviewToHost } from "../common/messages";
 import { formatCount, formatNumber } from "./format";
+import { visibleText } from "../common/visibleText";
 
 function line(parent: HTMLElement, label: string, value: string): void {
   const row = document.createElement("div");
@@ -37,7 +38,7 @@ export class TensorCard {
     card.replaceChildren();
     const title = document.createElement("div");
     title.className = "card-title";
-    title.textContent = tensor.name;
+    title.textContent = visibleText(tensor.name);
     card.append(title);
     line(card, "shape", tensor.shape.length ? tensor.shape.join(" × ") : "scalar");
     line(card, "elements", formatCount(tensor.numel));
@@ -114,7 +115,7 @@ export class PinMenu {
 
   open(tensor: TensorInfo, pinned: boolean, x: number, y: number, enabled: boolean): void {
     this.tensorName = tensor.name;
-    this.title.textContent = enabled ? tensor.name : `${tensor.name} (run not live)`;
+    this.title.textContent = enabled ? visibleText(tensor.name) : `${visibleText(tensor.name)} (run not live)`;
     for (const b of this.buttons) {
       const disabled = !enabled || (b.dataset.action === "unpin" && !pinned);
       b.toggleAttribute("disabled", disabled);

@@ -6,6 +6,7 @@ import type { TensorState, TierHistory, WebviewToHost } from "../common/messages
 import { layoutTensors, scoreShades, type TierLayout } from "./tierLayout";
 import { mix, type Theme } from "./theme";
 import { PinMenu, TensorCard } from "./TensorCard";
+import { visibleText } from "../common/visibleText";
 
 const ROW_LABEL_MAX = 110;
 const MIN_CELL = 10;
@@ -93,8 +94,8 @@ export class TierMap {
     if (!ctx || !parent) return;
     const { rows, cols } = this.layout;
     ctx.font = this.font();
-    const labelW = Math.min(ROW_LABEL_MAX, Math.ceil(Math.max(0, ...rows.map((r) => ctx.measureText(r).width))) + 8);
-    const headerH = Math.min(ROW_LABEL_MAX, Math.ceil(Math.max(0, ...cols.map((c) => ctx.measureText(c).width))) + 8);
+    const labelW = Math.min(ROW_LABEL_MAX, Math.ceil(Math.max(0, ...rows.map((r) => ctx.measureText(visibleText(r)).width))) + 8);
+    const headerH = Math.min(ROW_LABEL_MAX, Math.ceil(Math.max(0, ...cols.map((c) => ctx.measureText(visibleText(c)).width))) + 8);
     const available = Math.max(0, parent.clientWidth - labelW - 4);
     const cell = cols.length ? Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor(available / cols.length))) : MAX_CELL;
     const cellH = Math.max(MIN_CELL, Math.min(22, cell));
@@ -133,14 +134,14 @@ export class TierMap {
     ctx.textBaseline = "middle";
     rows.forEach((r, i) => {
       const { y, h } = this.cellRect(i, 0);
-      ctx.fillText(r, 2, y + h / 2, this.geometry.labelW - 6);
+      ctx.fillText(visibleText(r), 2, y + h / 2, this.geometry.labelW - 6);
     });
     cols.forEach((c, i) => {
       const { x, w } = this.cellRect(0, i);
       ctx.save();
       ctx.translate(x + w / 2, this.geometry.headerH - 4);
       ctx.rotate(-Math.PI / 2);
-      ctx.fillText(c, 0, 0, this.geometry.headerH - 6);
+      ctx.fillText(visibleText(c), 0, 0, this.geometry.headerH - 6);
       ctx.restore();
     });
     cells.forEach((c, i) => {
@@ -186,7 +187,7 @@ export class TierMap {
       li.dataset.y = String(r.y + r.h / 2);
       li.dataset.pinned = String(state?.pinned ?? false);
       li.dataset.changed = String(state?.changed ?? false);
-      li.textContent = `${tensor.name}: ${state ? `${state.tier}${state.pinned ? ", pinned" : ""}` : "no tier yet"}`;
+      li.textContent = `${visibleText(tensor.name)}: ${state ? `${state.tier}${state.pinned ? ", pinned" : ""}` : "no tier yet"}`;
       return li;
     });
     this.cellList.replaceChildren(...items);

@@ -72,7 +72,10 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   });
   const started = Date.now();
   io.stderr.write(`hima: run ${runId} -> ${runDir}\nhima: starting ${python} ${trainerArgv.join(" ")}\n`);
-  const run = RunManager.start({ command: python, args: trainerArgv, cwd: io.cwd, runId, runDir, newProcessGroup: true });
+  // HIMA_LAUNCHER_PID: the trainer stops (as on Ctrl-C) if this process dies without stopping it (SIGKILL,
+  // a closed terminal); the extension's detached runs do not set it, they outlive the window.
+  const env = { ...process.env, HIMA_LAUNCHER_PID: String(process.pid) };
+  const run = RunManager.start({ command: python, args: trainerArgv, cwd: io.cwd, runId, runDir, newProcessGroup: true, env });
 
   const bar = new ProgressBar(io.stderr);
   let hello: EventOf<"hello"> | null = null;

@@ -14,7 +14,10 @@ export async function resumeRun(services: HimaServices): Promise<void> {
   const wsDir = await workspaceForPython("resuming a run");
   if (!wsDir) return;
   const settings = readSettings();
-  const runs = await resumableRuns(settings.runsFolder);
+  const refused: string[] = [];
+  const runs = await resumableRuns(settings.runsFolder, refused);
+  for (const reason of refused) services.log.warn(`Resume Run: not offering ${reason}`);
+  if (refused.length) void vscode.window.showWarningMessage(`HiMA: ${refused.length === 1 ? "a run is" : `${refused.length} runs are`} not offered for resuming: ${refused[0]}${refused.length > 1 ? " (see the HiMA output for the others)" : ""}`);
   if (runs.length === 0) {
     void vscode.window.showInformationMessage(`HiMA: no run in ${settings.runsFolder} has a checkpoint to resume from (runs still training are not listed).`);
     return;

@@ -6,6 +6,7 @@ import { promises as fs } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { isAbsolute, join } from "node:path";
 import { CONTROL_PATH_FILE, CONTROL_SOCKET_FILE, readTrainerRecord } from "./TrainerRecord";
+import { readRunFile } from "./runFolderCheck";
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 const RETRY_MS = 100;
@@ -19,7 +20,7 @@ export async function controlSocketPath(runDir: string): Promise<string> {
   const record = await readTrainerRecord(runDir);
   if (record?.controlSocket && isAbsolute(record.controlSocket)) return record.controlSocket;
   try {
-    const named = (await fs.readFile(join(runDir, CONTROL_PATH_FILE), "utf8")).split("\n")[0].trim();
+    const named = (await readRunFile(join(runDir, CONTROL_PATH_FILE))).split("\n")[0].trim();
     if (named && isAbsolute(named)) return named;
   } catch {
     // no fallback file
@@ -29,7 +30,7 @@ export async function controlSocketPath(runDir: string): Promise<string> {
 
 /** Refuses anything but a socket owned by this user: the paths come from files in the workspace. */
 async function checkSocket(path: string): Promise<void> {
-  const st = await fs.stat(path);
+  const st = await fs.lstat(path); // a link is refused like any other non-socket
   if (!st.isSocket()) throw new Error(`${path} is not a socket`);
   if (typeof process.getuid === "function" && st.uid !== process.getuid()) throw new Error(`${path} belongs to another user`);
 }

@@ -3,7 +3,7 @@
 // is followed like `tail -f`; controls go through the Unix socket in the run folder. The same object
 // attaches to a trainer that an earlier window started (found through <runDir>/trainer.json).
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, promises as fs, statSync } from "node:fs";
+import { closeSync, promises as fs, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
@@ -16,6 +16,7 @@ import type { TrainerHandle } from "./TrainerHandle";
 import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { Listeners } from "./Listeners";
 import { safeKill, signalLaunch } from "./launchSignals";
+import { appendPrivateFile, makePrivateRunFolder, openForAppendSync, openForRead } from "./runFolderCheck";
 
 /**
  * What to launch: the same fields as a piped trainer (`args` gets `--control-socket <runDir>/control.sock`
@@ -188,8 +189,8 @@ export class DetachedRun implements TrainerHandle {
   private spawnTrainer(launch: DetachedLaunch): void {
     let stderrFd: number | null = null;
     try {
-      mkdirSync(launch.runDir, { recursive: true });
-      stderrFd = openSync(join(launch.runDir, STDERR_FILE), "a");
+      makePrivateRunFolder(launch.runDir);
+      stderrFd = openForAppendSync(join(launch.runDir, STDERR_FILE));
       this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, CONTROL_SOCKET_FILE)], {
         cwd: launch.cwd,
         env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
@@ -248,7 +249,7 @@ export class DetachedRun implements TrainerHandle {
       ...(observed ? {} : { unobserved: true }),
     };
     this.exit = exit;
-    if (this.child) await fs.appendFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
+    if (this.child) await appendPrivateFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
     this.resolveExit(exit);
     this.exitListeners.emit(exit);
   }
@@ -292,7 +293,7 @@ function fileSizeSync(file: string): number {
 export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES): Promise<string[]> {
   let handle: fs.FileHandle | null = null;
   try {
-    handle = await fs.open(join(runDir, STDERR_FILE), "r");
+    handle = await openForRead(join(runDir, STDERR_FILE));
     const size = (await handle.stat()).size;
     const start = Math.max(0, size - STDERR_TAIL_BYTES);
     const buf = Buffer.alloc(size - start);

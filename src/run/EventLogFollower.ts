@@ -8,6 +8,7 @@ import { promises as fs, watch, type FSWatcher } from "node:fs";
 import type { Event } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
 import { validateEvent } from "./validateEvent";
+import { openForRead } from "./runFolderCheck";
 
 export interface EventLogFollowerOptions {
   /** Polling interval when fs.watch says nothing (ms). */
@@ -138,7 +139,7 @@ export class EventLogFollower {
   private async open(): Promise<boolean> {
     if (this.handle) return true;
     try {
-      this.handle = await fs.open(this.file, "r");
+      this.handle = await openForRead(this.file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw e;

@@ -2,7 +2,7 @@
 // validated protocol events, its stderr kept (a tail in memory, all of it in <runDir>/stderr.log),
 // control lines written to its stdin, and an exit that says whether it crashed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -14,6 +14,7 @@ import type { TrainerHandle } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
 import { Listeners } from "./Listeners";
 import { signalLaunch } from "./launchSignals";
+import { makePrivateRunFolder, openForAppendSync } from "./runFolderCheck";
 
 export interface TrainerLaunch {
   command: string;
@@ -98,8 +99,8 @@ export class RunManager implements TrainerHandle {
   private constructor(launch: TrainerLaunch) {
     this.runId = launch.runId;
     this.runDir = launch.runDir;
-    mkdirSync(launch.runDir, { recursive: true });
-    this.stderrLog = createWriteStream(join(launch.runDir, STDERR_FILE), { flags: "a" });
+    makePrivateRunFolder(launch.runDir);
+    this.stderrLog = createWriteStream("", { fd: openForAppendSync(join(launch.runDir, STDERR_FILE)) });
     this.stderrLog.on("error", () => {}); // a full disk must not take the run down with it
 
     let resolveExit!: (e: TrainerExit) => void;

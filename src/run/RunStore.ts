@@ -1,11 +1,12 @@
 // Run folders: .hima/runs/<run-id>/ with events.jsonl (written by the trainer), config.json (what was
 // launched), stderr.log and checkpoints/. A run id is validated before it becomes a path, so a run id
 // read from anywhere can never point outside the runs folder.
-import { createReadStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
+import { makePrivateRunFolder, openForRead, readRunFile, writePrivateFile } from "./runFolderCheck";
 import { validateEvent } from "./validateEvent";
 
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -61,13 +62,13 @@ export function runDirFor(runsDir: string, runId: string): string {
 }
 
 export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
-  await fs.mkdir(runDir, { recursive: true });
-  await fs.writeFile(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  makePrivateRunFolder(runDir);
+  await writePrivateFile(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export async function readRunConfig(runDir: string): Promise<Partial<RunConfig> | null> {
   try {
-    const value: unknown = JSON.parse(await fs.readFile(join(runDir, CONFIG_FILE), "utf8"));
+    const value: unknown = JSON.parse(await readRunFile(join(runDir, CONFIG_FILE)));
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Partial<RunConfig>) : null;
   } catch {
     return null;
@@ -91,8 +92,10 @@ export async function listRuns(runsDir: string): Promise<RunListing[]> {
     const dirStat = await fs.lstat(dir).catch(() => null);
     if (!dirStat?.isDirectory()) continue;
     const config = await readRunConfig(dir);
-    const eventsStat = await fs.stat(join(dir, EVENTS_FILE)).catch(() => null);
-    if (!config && !eventsStat) continue;
+    // lstat: a linked event log is never read (the run is listed; runFolderProblem says what is wrong).
+    const eventsEntry = await fs.lstat(join(dir, EVENTS_FILE)).catch(() => null);
+    const eventsStat = eventsEntry?.isFile() ? eventsEntry : null;
+    if (!config && !eventsEntry) continue;
     const head = eventsStat ? await readHello(join(dir, EVENTS_FILE)) : null;
     const tail = eventsStat ? await readLogTail(join(dir, EVENTS_FILE), eventsStat.size) : { steps: null, done: false };
     runs.push({
@@ -124,7 +127,8 @@ export async function readRunEvents(runDir: string): Promise<{ events: Event[]; 
       if (reason.startsWith("torn")) torn = true;
     },
   );
-  const stream = createReadStream(join(runDir, EVENTS_FILE));
+  const handle = await openForRead(join(runDir, EVENTS_FILE));
+  const stream = handle.createReadStream();
   for await (const chunk of stream) reader.push(chunk as Buffer);
   reader.end();
   return { events, skipped, torn };
@@ -132,7 +136,7 @@ export async function readRunEvents(runDir: string): Promise<{ events: Event[]; 
 
 async function readHello(file: string): Promise<Extract<Event, { type: "hello" }> | null> {
   // The hello line carries every tensor, so it can be long; read lines until the first event.
-  const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const stream = (await openForRead(file)).createReadStream({ highWaterMark: 64 * 1024 });
   let hello: Extract<Event, { type: "hello" }> | null = null;
   let sawEvent = false;
   const reader = new JsonLinesReader((value) => {
@@ -156,7 +160,7 @@ async function readHello(file: string): Promise<Extract<Event, { type: "hello" }
  */
 export async function readLogTail(file: string, size: number): Promise<{ steps: number | null; done: boolean }> {
   const start = Math.max(0, size - TAIL_BYTES);
-  const handle = await fs.open(file, "r");
+  const handle = await openForRead(file);
   try {
     const buf = Buffer.alloc(size - start);
     await handle.read(buf, 0, buf.length, start);

@@ -3,8 +3,9 @@
 // needs: parent, children, process group). The file is input from disk like any other: a pid that is not a
 // plain positive number, or a process that is not the trainer of this run folder (the pid was reused, or
 // the file was planted), is never signalled or attached to.
-import { promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { readRunFile, readRunFileSync } from "./runFolderCheck";
 
 export const TRAINER_FILE = "trainer.json";
 export const CONTROL_SOCKET_FILE = "control.sock";
@@ -24,7 +25,7 @@ export interface TrainerRecord {
 export async function readTrainerRecord(runDir: string): Promise<TrainerRecord | null> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await fs.readFile(join(runDir, TRAINER_FILE), "utf8"));
+    raw = JSON.parse(await readRunFile(join(runDir, TRAINER_FILE)));
   } catch {
     return null;
   }
@@ -34,7 +35,7 @@ export async function readTrainerRecord(runDir: string): Promise<TrainerRecord |
 /** The same, read synchronously: for a signal that must go out now (a stop timer, an exit hook). */
 export function readTrainerRecordSync(runDir: string): TrainerRecord | null {
   try {
-    return parseTrainerRecord(JSON.parse(readFileSync(join(runDir, TRAINER_FILE), "utf8")));
+    return parseTrainerRecord(JSON.parse(readRunFileSync(join(runDir, TRAINER_FILE))));
   } catch {
     return null;
   }

@@ -7,6 +7,7 @@ import type { DetachedLaunch } from "./DetachedRun";
 import { readRunConfig } from "./RunStore";
 import { launchArgs } from "./trainerCommand";
 import { findLiveRun, latestCheckpoint, safeRunDir } from "./runDiscovery";
+import { runFolderProblem } from "./runFolderCheck";
 
 export function resumeArgs(runDir: string, runId: string): string[] {
   return ["-m", "hima", "train", "--resume", runDir, "--out", runDir, "--run-id", runId];
@@ -14,10 +15,13 @@ export function resumeArgs(runDir: string, runId: string): string[] {
 
 /**
  * The launch that resumes run `runId` under runsDir with `python`. Throws, saying why, for an id that is not
- * a run folder name, a run without a checkpoint, or a run that is still training.
+ * a run folder name, a run folder with a symbolic link inside, a run without a checkpoint, or a run that is
+ * still training.
  */
 export async function resumeLaunch(runsDir: string, runId: string, python: string, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<DetachedLaunch> {
   const runDir = safeRunDir(runsDir, runId);
+  const problem = await runFolderProblem(runDir);
+  if (problem) throw new Error(`run ${runId} cannot be resumed: ${problem}`);
   if (!(await latestCheckpoint(runDir))) throw new Error(`run ${runId} has no checkpoint to resume from (${join(runDir, "checkpoints", "latest")} names no checkpoint file)`);
   if (await findLiveRun(runsDir, runId)) throw new Error(`run ${runId} is still training; open it instead`);
   const processes = (await readRunConfig(runDir))?.processes ?? 1; // runs recorded without it had one

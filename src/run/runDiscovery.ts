@@ -5,6 +5,7 @@ import { promises as fs, lstatSync, realpathSync } from "node:fs";
 import { join, relative, isAbsolute } from "node:path";
 import { EVENTS_FILE, listRuns, readLogTail, runDirFor, type RunListing } from "./RunStore";
 import { isTrainerOf, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
+import { readRunFile, runFolderProblem } from "./runFolderCheck";
 
 /** The checkpoint names the trainer writes (trainer/hima/checkpoint.py). */
 const CHECKPOINT_NAME = /^ckpt-\d{8}\.pt$/;
@@ -54,9 +55,9 @@ export async function findLiveRuns(runsDir: string): Promise<LiveRunInfo[]> {
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
   const folder = join(runDir, "checkpoints");
   try {
-    const name = (await fs.readFile(join(folder, "latest"), "utf8")).trim();
+    const name = (await readRunFile(join(folder, "latest"))).trim();
     if (!CHECKPOINT_NAME.test(name)) return null;
-    const st = await fs.stat(join(folder, name));
+    const st = await fs.lstat(join(folder, name)); // a linked checkpoint is not offered (the trainer refuses it)
     return st.isFile() ? join(folder, name) : null;
   } catch {
     return null;
@@ -67,14 +68,20 @@ export interface ResumableRun extends RunListing {
   checkpoint: string;
 }
 
-/** Runs with a checkpoint and no live trainer, newest first. */
-export async function resumableRuns(runsDir: string): Promise<ResumableRun[]> {
+/** Runs with a checkpoint and no live trainer, newest first; `refused` (if given) collects why other runs
+ * with a checkpoint are not offered (a symbolic link in the run folder). */
+export async function resumableRuns(runsDir: string, refused: string[] = []): Promise<ResumableRun[]> {
   const out: ResumableRun[] = [];
   for (const run of await listRuns(runsDir)) {
     let dir: string;
     try {
       dir = safeRunDir(runsDir, run.id);
     } catch {
+      continue;
+    }
+    const problem = await runFolderProblem(dir);
+    if (problem) {
+      refused.push(`${run.id}: ${problem}`);
       continue;
     }
     const checkpoint = await latestCheckpoint(dir);
@@ -88,6 +95,6 @@ export async function resumableRuns(runsDir: string): Promise<ResumableRun[]> {
 /** Whether the log's last segment ended with `done` (a resumed run's earlier `done` does not count). */
 export async function lastSegmentDone(runDir: string): Promise<boolean> {
   const file = join(runDir, EVENTS_FILE);
-  const st = await fs.stat(file).catch(() => null);
-  return st ? (await readLogTail(file, st.size)).done : false;
+  const st = await fs.lstat(file).catch(() => null);
+  return st?.isFile() ? (await readLogTail(file, st.size)).done : false;
 }

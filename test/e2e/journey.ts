@@ -8,9 +8,9 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
-import { panelCells, raiseHotCutoff, TIERS, waitForAck, waitForHotRise } from "./panel";
+import { panelCells, raiseHotCutoff, waitForAck, waitForAllTiers, waitForHotRise } from "./panel";
 import { readRun, runIds, type RunRecord } from "./runFolder";
-import { assert, GiveUp, StepRunner, waitUntil } from "./steps";
+import { assert, StepRunner, waitUntil } from "./steps";
 import { describeWorkbench, launchBrowser, logPageErrors, newWorkbenchPage, openWorkbench, quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
 
 const TRAINER_START_MS = 240_000; // Python + torch import + model build on a busy 2-core machine
@@ -95,24 +95,7 @@ async function main(): Promise<number> {
     });
 
     await steps.step("all three tiers (hot, warm, cold) appear on the tier map during the run", async () => {
-      let seen = "";
-      let trainerHadAllTiersAt = 0;
-      await waitUntil("a tier map with hot, warm and cold cells", async () => {
-        const t = { cells: await panelCells(panel) };
-        const present = new Set(t.cells.map((c) => c.tier));
-        seen = TIERS.map((x) => `${x} ${t.cells.filter((c) => c.tier === x).length}`).join(", ");
-        if (TIERS.every((x) => present.has(x))) return true;
-        // Once the trainer has logged all three tiers, the panel gets 30 s to show them, not the full timeout.
-        const logged = readRun(runsDir, runId).tiers.some((e) => TIERS.every((x) => e.counts[x].tensors > 0));
-        if (logged && !trainerHadAllTiersAt) trainerHadAllTiersAt = Date.now();
-        if (trainerHadAllTiersAt && Date.now() - trainerHadAllTiersAt > 30_000) throw new GiveUp("the trainer re-tiered into all three tiers over 30 s ago");
-        return undefined;
-      }, 180_000, 500).catch((err: Error) => {
-        const r = readRun(runsDir, runId);
-        const last = r.tiers.at(-1);
-        const trainer = last ? TIERS.map((x) => `${x} ${last.counts[x].tensors}`).join(", ") : "no tiers event";
-        throw new Error(`${err.message}; the panel shows ${seen}; the trainer's last tiers event (step ${last?.step ?? "-"}): ${trainer}`);
-      });
+      await waitForAllTiers(panel, runsDir, runId, 180_000);
       await shot("e2e-02-tier-map-live");
     });
 

@@ -2,7 +2,7 @@
 // and drives its cutoff controls. Shared by the journey and the robustness stories.
 import type { FrameLocator, Page } from "playwright-core";
 import { readRun } from "./runFolder";
-import { assert, waitUntil } from "./steps";
+import { assert, GiveUp, waitUntil } from "./steps";
 
 export const TIERS = ["hot", "warm", "cold"] as const;
 
@@ -58,6 +58,33 @@ export async function waitForStepPast(panel: FrameLocator, after: number, timeou
     return run.step !== undefined && run.step > after ? run.step : undefined;
   }, timeoutMs).catch((err: Error) => {
     throw new Error(`${err.message}; the panel shows: ${seen.replace(/\s+/g, " ")}`);
+  });
+}
+
+/**
+ * Waits until the tier map shows hot, warm and cold cells: the trainer's first re-tier has reached the panel.
+ * Before it every tensor is Hot, so a raised Hot cutoff cannot show as a rise: a story that changes cutoffs
+ * waits for this first (the reload story once raised Hot right after a quick reload, before step 25's re-tier,
+ * and waited in vain for Hot to pass the total).
+ */
+export async function waitForAllTiers(panel: FrameLocator, runsDir: string, runId: string, timeoutMs: number): Promise<void> {
+  let seen = "";
+  let trainerHadAllTiersAt = 0;
+  await waitUntil("a tier map with hot, warm and cold cells", async () => {
+    const cells = await panelCells(panel);
+    const present = new Set(cells.map((c) => c.tier));
+    seen = TIERS.map((x) => `${x} ${cells.filter((c) => c.tier === x).length}`).join(", ");
+    if (TIERS.every((x) => present.has(x))) return true;
+    // Once the trainer has logged all three tiers, the panel gets 30 s to show them, not the full timeout.
+    const logged = readRun(runsDir, runId).tiers.some((e) => TIERS.every((x) => e.counts[x].tensors > 0));
+    if (logged && !trainerHadAllTiersAt) trainerHadAllTiersAt = Date.now();
+    if (trainerHadAllTiersAt && Date.now() - trainerHadAllTiersAt > 30_000) throw new GiveUp("the trainer re-tiered into all three tiers over 30 s ago");
+    return undefined;
+  }, timeoutMs, 500).catch((err: Error) => {
+    const r = readRun(runsDir, runId);
+    const last = r.tiers.at(-1);
+    const trainer = last ? TIERS.map((x) => `${x} ${last.counts[x].tensors}`).join(", ") : "no tiers event";
+    throw new Error(`${err.message}; the panel shows ${seen}; the trainer's last tiers event (step ${last?.step ?? "-"}): ${trainer}`);
   });
 }
 

@@ -5,7 +5,7 @@
 //            shows it crashed -> HiMA: Resume Run -> the run continues from the checkpoint in the same folder
 //            (second hello with start_step > 0; the panel's step passes where the killed trainer got) -> Stop.
 import type { Page } from "playwright-core";
-import { panelRun, raiseHotCutoff, waitForAck, waitForFilledTierMap, waitForHotRise, waitForStatus, waitForStepPast, pickQuickItem } from "./panel";
+import { panelRun, raiseHotCutoff, waitForAck, waitForAllTiers, waitForFilledTierMap, waitForHotRise, waitForStatus, waitForStepPast, pickQuickItem } from "./panel";
 import { isTrainerOf, readRun, trainerPid, type RunRecord } from "./runFolder";
 import { keepShot, openStoryPage, startStoryRun, storyWorkspace, TRAINER_START_MS, type StoryContext, type StoryWorkspace } from "./story";
 import { assert, type StepRunner, waitUntil } from "./steps";
@@ -73,7 +73,8 @@ export async function reloadStory(ctx: StoryContext, steps: StepRunner): Promise
   });
 
   let hot = { hotBefore: 0, newHot: 0 };
-  await steps.step("set a new Hot cutoff and press Apply (after the reload)", async () => {
+  await steps.step("set a new Hot cutoff and press Apply (after the reload, once the first re-tier is on the panel)", async () => {
+    await waitForAllTiers(panel, ws.runsDir, runId, 180_000);
     hot = await raiseHotCutoff(panel);
   });
   await steps.step("the panel shows the trainer's ack, sent through the run's control socket", () => waitForAck(panel, 60_000));

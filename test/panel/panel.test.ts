@@ -198,6 +198,21 @@ describe("tier panel (headless Chromium)", () => {
     assert.equal(await panel.page.evaluate(() => document.body.dataset.pwned), undefined);
   });
 
+  it("shows bidi overrides and invisible characters in tensor names escaped, so a name cannot pass for another", async () => {
+    const snapshot = model.snapshot();
+    const spoof = "transformer.h.0.\u202Etxt.exe\u200B";
+    snapshot.tensors[0] = { ...snapshot.tensors[0], name: spoof };
+    await panel.postAndWaitPainted({ kind: "snapshot", snapshot, seq: ++seq });
+    const [first] = await cells();
+    await panel.page.hover(".tier-map canvas", { position: { x: first.x, y: first.y } });
+    await panel.page.locator(".tensor-card").waitFor({ state: "visible" });
+    const card = (await panel.page.textContent(".tensor-card"))!;
+    assert.ok(card.includes("transformer.h.0.\\u{202E}txt.exe\\u{200B}"), card);
+    assert.ok(!/[\u202E\u200B]/.test(card), "no raw override or zero-width character is rendered");
+    const listed = await panel.page.evaluate(() => document.body.innerText);
+    assert.ok(!/[\u202E\u200B]/.test(listed), "nor in the map's accessible list");
+  });
+
   it("coalesces a burst of updates into few frames and acknowledges the latest", async () => {
     await panel.postAndWaitPainted({ kind: "snapshot", snapshot: model.snapshot(), seq: ++seq });
     const n = (await panel.sent()).length;

@@ -4,21 +4,45 @@ A checkpoint is written to a temporary file in the same folder, fsync'ed, then r
 name (os.replace is atomic on one file system), so a crash leaves either the old set or the new file,
 never a torn one. The `latest` pointer (a one-line text file with the checkpoint's file name) is
 replaced the same way, after the checkpoint it names is complete. The newest K are kept.
+
+Loading never runs code from the file: a checkpoint is a zip archive holding one pickle, and before anything
+is unpickled that pickle is read opcode by opcode (nothing executed) to check that it is a HiMA checkpoint
+and imports nothing outside ALLOWED_GLOBALS; it is then loaded with ``torch.load(weights_only=True)``, which
+enforces the same allow-list. A checkpoint someone else crafted is refused, never executed.
+
+Disk full: the file is written through our own writes, so ENOSPC surfaces as an OSError naming the
+checkpoint (torch's writer turns it into an unrelated "unexpected pos"); the temp file is removed and the
+previous checkpoint and `latest` stay as they were.
 """
 from __future__ import annotations
 
 import os
+import pickletools
 import random
 import re
 import tempfile
+import zipfile
 from typing import Any
 
 import numpy as np
 import torch
 
+from .run_folder import RunFolderError, check_entry, link_refused, open_entry, private_folder, raise_if_disk_full
+
 FORMAT = "hima-checkpoint"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
+
+
+# What a checkpoint's pickle may import, as pickle names them ("module name"): tensors and their storages
+# (state dicts are OrderedDicts), and numpy's RNG state array (np.random.get_state(), pickled with protocol 2,
+# whose bytes go through _codecs.encode). torch.load(weights_only=True) allows the torch and builtin ones itself.
+ALLOWED_GLOBALS = {
+    "collections OrderedDict", "_codecs encode", "torch._utils _rebuild_tensor_v2",
+    "numpy dtype", "numpy ndarray",
+    "numpy._core.multiarray _reconstruct", "numpy.core.multiarray _reconstruct",  # numpy 2.x, 1.x
+}
+_STORAGE = re.compile(r"^torch [A-Za-z0-9]*Storage$")  # torch.FloatStorage, torch.BFloat16Storage, ...
 
 
 class CheckpointError(ValueError):
@@ -27,6 +51,12 @@ class CheckpointError(ValueError):
 
 def checkpoint_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "checkpoints")
+
+
+def _real_folder(folder: str) -> str:
+    """A checkpoints folder that is a link (its rotation would delete files wherever it leads) is refused."""
+    check_entry(folder)
+    return folder
 
 
 def _fsync_dir(path: str) -> None:
@@ -40,15 +70,48 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+class _FileWriter:
+    """A file object over a descriptor whose writes are plain os.write() calls, for torch.save: an OSError
+    (ENOSPC) is remembered, because torch's zip writer replaces it with its own RuntimeError."""
+
+    def __init__(self, fd: int):
+        self.fd, self.error, self._pos = fd, None, 0
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        try:
+            while view:
+                n = os.write(self.fd, view)
+                view, self._pos = view[n:], self._pos + n
+        except OSError as e:
+            self.error = e
+            raise
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+
 def atomic_write(path: str, write) -> None:
-    """Write a file so that readers (and a crash) see either the old content or the whole new one."""
+    """Write a file so that readers (and a crash) see either the old content or the whole new one.
+
+    The file is 0600 (mkstemp); a link at `path` is replaced, never followed (rename works on the name).
+    No space left: DiskFullError naming `path`, and the old file is kept."""
     folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    out = _FileWriter(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            write(out)
+            os.fsync(fd)
+        except BaseException as e:
+            raise_if_disk_full(out.error or e, path)
+            raise
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -76,8 +139,7 @@ def restore_rng(state: dict) -> None:
 
 def save_checkpoint(run_dir: str, step: int, payload: dict[str, Any], keep: int) -> str:
     """Write ckpt-<step>.pt atomically, point `latest` at it, prune to the newest `keep`. Returns its path."""
-    folder = checkpoint_dir(run_dir)
-    os.makedirs(folder, exist_ok=True)
+    folder = private_folder(checkpoint_dir(run_dir))
     name = f"ckpt-{step:08d}.pt"
     path = os.path.join(folder, name)
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": step, **payload}
@@ -111,16 +173,22 @@ def _others(path: str) -> str:
 
 
 def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file, a checkpoints/ folder or a run folder -> the checkpoint file to load."""
+    """A checkpoint file, a checkpoints/ folder or a run folder -> the checkpoint file to load.
+
+    Inside the run folder no link is followed: `checkpoints`, `latest` and the file it names must be real."""
     if os.path.isfile(path):
+        check_entry(path)
         return path
     if not os.path.isdir(path):
         raise CheckpointError(f"checkpoint not found: {path}")
-    folder = path if os.path.isfile(os.path.join(path, "latest")) else checkpoint_dir(path)
+    folder = path if os.path.lexists(os.path.join(path, "latest")) else _real_folder(checkpoint_dir(path))
     pointer = os.path.join(folder, "latest")
     try:
-        with open(pointer, encoding="utf-8") as f:
-            name = f.read().strip()
+        fd = open_entry(pointer, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            name = f.read(4096).decode("utf-8").strip()
+    except RunFolderError as e:
+        raise CheckpointError(str(e)) from None
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint in {path} (missing {pointer})") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -128,19 +196,59 @@ def resolve_checkpoint(path: str) -> str:
     if not _NAME.match(name):
         raise CheckpointError(f"{pointer} is corrupt: it names {name!r}, not a checkpoint file")
     target = os.path.join(folder, name)
+    if os.path.islink(target):
+        raise CheckpointError(str(link_refused(target)))
     if not os.path.isfile(target):
         raise CheckpointError(f"{pointer} names {name}, which does not exist{_others(target)}")
     return target
+
+
+def _check_pickle(path: str, f) -> None:
+    """Before anything is unpickled: `f` is a zip archive whose one pickle starts like a HiMA checkpoint
+    ({"format": FORMAT, ...}) and imports nothing but ALLOWED_GLOBALS. Reading opcodes executes nothing."""
+    try:
+        with zipfile.ZipFile(f) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+            if len(pickles) != 1:
+                raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: not a torch.save archive{_others(path)}")
+            data = archive.read(pickles[0])
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {type(e).__name__}: {e}{_others(path)}") from None
+    strings: list[str] = []
+    try:
+        for op, arg, _pos in pickletools.genops(data):
+            if op.name in ("STACK_GLOBAL", "INST", "OBJ", "EXT1", "EXT2", "EXT4"):
+                raise CheckpointError(f"{path} is not a HiMA checkpoint: its pickle uses {op.name}, which HiMA never writes")
+            if op.name == "GLOBAL" and arg not in ALLOWED_GLOBALS and not _STORAGE.match(arg):
+                raise CheckpointError(f"{path} is not a HiMA checkpoint: it would import {arg.replace(' ', '.')!s}, which a HiMA checkpoint never holds; refusing to load it")
+            if isinstance(arg, str) and op.name.endswith("UNICODE") and len(strings) < 2:
+                strings.append(arg)
+    except (ValueError, EOFError) as e:  # genops: unknown opcode, truncated stream
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {e}{_others(path)}") from None
+    if strings != ["format", FORMAT]:
+        raise CheckpointError(f"{path} is not a HiMA checkpoint")
 
 
 def load_checkpoint(path: str) -> dict:
     """Load and check a checkpoint file (see resolve_checkpoint for what `path` may be)."""
     path = resolve_checkpoint(path)
     try:
-        # weights_only=False: the file also holds RNG states (numpy arrays, tuples). Only load
-        # checkpoints this trainer wrote; the run folder is the user's own.
-        data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many kinds (pickle, zip, EOF) for a damaged file
+        fd = open_entry(path, os.O_RDONLY)
+    except RunFolderError as e:
+        raise CheckpointError(str(e)) from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            _check_pickle(path, f)
+            f.seek(0)
+            # numpy 2 rebuilds the uint32 dtype as numpy.dtypes.UInt32DType: the one dtype numpy's RNG state holds.
+            allowed = [g for g in (np.dtype, np.ndarray, type(np.dtype(np.uint32)), _numpy_reconstruct()) if g is not None]
+            with torch.serialization.safe_globals(allowed):
+                data = torch.load(f, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as e:  # torch raises many kinds (pickle, zip, EOF, UnpicklingError) for a damaged file
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {type(e).__name__}: {e}{_others(path)}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a HiMA checkpoint")
@@ -151,3 +259,13 @@ def load_checkpoint(path: str) -> dict:
             raise CheckpointError(f"{path} is incomplete: no '{key}'")
     data["path"] = path
     return data
+
+
+def _numpy_reconstruct():
+    """numpy's array unpickling helper (numpy._core in 2.x, numpy.core in 1.x)."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return getattr(__import__(module, fromlist=["_reconstruct"]), "_reconstruct")
+        except (ImportError, AttributeError):
+            continue
+    return None

@@ -20,7 +20,9 @@ from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_conf
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
+from .launcher_watch import stop_when_launcher_dies
 from .model import MODEL_PRESETS
+from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
 TRAINER_INFO = "trainer.json"
@@ -85,9 +87,9 @@ def _take_stdout_for_events() -> IO[str] | None:
 def _lock_run_folder(out: str) -> int:
     """One trainer per run folder: two writing the same events.jsonl would interleave two runs.
     The lock is held by an open descriptor, so the kernel releases it when the process dies (even SIGKILL)."""
-    os.makedirs(out, exist_ok=True)
+    private_folder(out)  # 0700 when created here, whatever the umask
     path = os.path.join(out, LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_entry(path, os.O_RDWR | os.O_CREAT)
     try:
         import fcntl
     except ImportError:
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
     # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
     stop_signals = StopSignals().install()
+    if int(os.environ.get("RANK", "0")) == 0:  # a stop goes to rank 0 (trainer.json's pid); it stops every rank
+        stop_when_launcher_dies()
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
     # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
     # errors reach the stream through rank 0 (hima.distributed).
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             controls = None
         else:
             run_lock = _lock_run_folder(cfg.out)  # noqa: F841 -- held (open) until the process exits
+            refuse_links(cfg.out)
             events = EventWriter(cfg.out, event_stream)
             controls = ControlReader(sys.stdin.fileno())
             if args.control_socket:
@@ -190,8 +195,15 @@ def _start_failed(error: Exception, message: str, code: int, events, event_strea
         log.error("starting the run failed", exc_info=error)
     if events is None:
         events = EventWriter(None, event_stream)
-    events.emit("error", message=message, fatal=True, rank=None)
+    events.try_emit("error", message=message, fatal=True, rank=None)
     return code
+
+
+def _failure_message(error: Exception, trainer) -> str:
+    if isinstance(error, DiskFullError):
+        kept = f"the last checkpoint, {trainer.last_checkpoint}, is kept" if trainer.last_checkpoint else "no checkpoint was written"
+        return f"{error}; training stopped at step {trainer.step} ({kept}). Free some space and resume the run."
+    return f"{type(error).__name__}: {error}"
 
 
 def _train(trainer, events: EventWriter, cfg) -> int:
@@ -200,8 +212,11 @@ def _train(trainer, events: EventWriter, cfg) -> int:
     try:
         reason = trainer.run()
     except Exception as e:
-        log.exception("training failed")
-        events.emit("error", message=f"{type(e).__name__}: {e}", fatal=True, rank=None)
+        if isinstance(e, DiskFullError):
+            log.error("%s", e)  # the message says it all; a traceback would bury it
+        else:
+            log.exception("training failed")
+        events.try_emit("error", message=_failure_message(e, trainer), fatal=True, rank=None)
         try:
             trainer.emit_done("error")  # wall time since the run started, not since boot
         except Exception:

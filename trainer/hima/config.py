@@ -18,6 +18,14 @@ DTYPES = ("auto", "float32", "bfloat16")
 GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.distributed)
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+# Upper bounds. A value past these cannot work (it overflows a seed, exhausts memory building batches, or
+# updates weights by more than their scale) and used to fail only once training had begun (exit 1 after
+# `hello`); here it is a config error: exit 2, before the run folder exists. Integers also stay exact in
+# JavaScript (the extension reads the config back from the events): below 2**53.
+MAX_INT = 2**53 - 1
+LIMITS = {"batch_size": 65536, "block_size": 65536, "eval_batches": 10000, "threads": 1024, "keep_checkpoints": 1000}
+MAX_LR = 10.0  # AdamW moves a weight by about lr per step; past 10 every run diverges at once
+
 
 class ConfigError(ValueError):
     """A bad configuration value or file; the CLI turns it into exit code 2."""
@@ -188,6 +196,15 @@ def validate(cfg: TrainConfig) -> None:
     )
     need(cfg.data_order in ("random", "sequential"), f"data_order must be random or sequential, got {cfg.data_order!r}")
     need(cfg.run_id is None or bool(RUN_ID.match(cfg.run_id)), f"run id {cfg.run_id!r} must match {RUN_ID.pattern}")
+    for f in fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            need(abs(value) <= MAX_INT, f"{f.name} must be at most {MAX_INT} (2**53 - 1), got {value}")
+    for name, limit in LIMITS.items():
+        value = getattr(cfg, name)
+        need(value is None or value <= limit, f"{name} must be at most {limit}, got {value}")
+    need(cfg.seed >= 0, f"seed must be >= 0, got {cfg.seed}")
+    need(cfg.lr <= MAX_LR, f"lr must be at most {MAX_LR}, got {cfg.lr}")
     need(cfg.max_steps >= 0, "max_steps must be >= 0")
     need(cfg.batch_size >= 1, "batch_size must be >= 1")
     need(cfg.threads is None or cfg.threads >= 1, "threads must be >= 1")

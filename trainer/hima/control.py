@@ -16,13 +16,19 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
-from .protocol import SchemaError, control_types, definition, validate
+from .protocol import PROTOCOL_VERSION, SchemaError, control_types, definition, validate
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_QUEUED_LINES = 4096  # lines waiting for the next step boundary, over all channels
 TOO_LONG = object()  # queued in place of a line longer than MAX_LINE_BYTES (its bytes are discarded)
+
+
+class CrowdedLine(bytes):
+    """A line from a client turned away at the connection cap: it becomes a `rejected` event that says so
+    (with the control's id, so the panel shows why instead of *pending*), never a control."""
 TIER_CONTROLS = ("set_cutoffs", "pin", "unpin")
 
 
@@ -125,6 +131,15 @@ class ControlChannelError(ValueError):
 # sun_path holds 108 bytes on Linux, 104 on macOS/BSD, each with a terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107 if sys.platform.startswith("linux") else 103
 MAX_SOCKET_CONNECTIONS = 16
+CROWDED_REASON = (
+    f"too many control clients: {MAX_SOCKET_CONNECTIONS} are connected to this trainer (the limit), so this "
+    "connection was closed; close another client (e.g. a window on this run) and send the control again"
+)
+TURN_AWAY_READ_S = 1.0  # how long a client over the cap may take to send the lines it wants answered
+# A connection that sends nothing for this long is closed (a client reconnects when it has a control to send):
+# an idle client must not hold one of the MAX_SOCKET_CONNECTIONS places for ever.
+IDLE_TIMEOUT_S = 300.0
+IDLE_TIMEOUT_ENV = "HIMA_CONTROL_IDLE_S"  # tests shorten it
 SOCKET_PATH_FILE = "control.path"  # in the run folder, when the socket lives elsewhere (path too long)
 
 
@@ -133,7 +148,10 @@ class ControlSocket:
 
     Only the user can connect: the socket file is created 0600 (and on Linux a peer with another uid
     is dropped). Several clients may be connected at once (up to MAX_SOCKET_CONNECTIONS); each one's
-    lines are split like stdin's. Nothing is written back: acks and rejections go to the event stream.
+    lines are split like stdin's. Acks and rejections go to the event stream. A client over the cap is
+    turned away: the lines it sends in its first TURN_AWAY_READ_S become `rejected` events giving
+    CROWDED_REASON, the reason is written back to it as a `rejected` line, and it is closed. A client
+    silent for IDLE_TIMEOUT_S is told so the same way and closed.
 
     If `requested` is too long for AF_UNIX, the socket is made in a private short folder instead
     ($XDG_RUNTIME_DIR or the temp dir) and its path is written to <run_dir>/control.path; `path` is
@@ -170,6 +188,7 @@ class ControlSocket:
             self._path_file = os.path.join(run_dir, SOCKET_PATH_FILE)
             atomic_write(self._path_file, lambda f: f.write((self.path + "\n").encode()))
         self._closed = threading.Event()
+        self.idle_timeout_s = float(os.environ.get(IDLE_TIMEOUT_ENV, IDLE_TIMEOUT_S))
         self._connections: set[socket.socket] = set()
         self._guard = threading.Lock()
         threading.Thread(target=self._accept_loop, name="hima-control-socket", daemon=True).start()
@@ -204,14 +223,38 @@ class ControlSocket:
                 continue
             except OSError:
                 return  # closed
-            conn.settimeout(None)
+            if not _same_user(conn):
+                conn.close()
+                continue
             with self._guard:
                 crowded = len(self._connections) >= MAX_SOCKET_CONNECTIONS
-                if not crowded and _same_user(conn):
+                if not crowded:
+                    conn.settimeout(self.idle_timeout_s)
                     self._connections.add(conn)
                     threading.Thread(target=self._read, args=(conn,), name="hima-control-conn", daemon=True).start()
                     continue
-            conn.close()
+            self._turn_away(conn)
+
+    def _turn_away(self, conn: socket.socket) -> None:
+        """Over the cap: answer what the client sends at once with CROWDED_REASON (events and socket), close.
+        Done here in the accept thread, bounded in time and bytes: a flood of clients costs no threads."""
+        sent: queue.Queue = queue.Queue()
+        splitter = LineSplitter(sent)
+        deadline = time.monotonic() + TURN_AWAY_READ_S
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                conn.settimeout(left)
+                chunk = conn.recv(MAX_LINE_BYTES)
+                if not chunk:
+                    break
+                splitter.feed(chunk)
+        except OSError:
+            pass  # timed out (nothing more sent) or reset
+        splitter.finish()
+        while not sent.empty():
+            line = sent.get_nowait()
+            _put_nowait(self._lines, CrowdedLine(b"" if line is TOO_LONG else line))
+        _say_goodbye(conn, CROWDED_REASON)
 
     def _read(self, conn: socket.socket) -> None:
         splitter = LineSplitter(self._lines)
@@ -222,6 +265,8 @@ class ControlSocket:
                     break
                 splitter.feed(chunk)
             splitter.finish()
+        except socket.timeout:
+            _say_goodbye(conn, f"no control line for {self.idle_timeout_s:g} s: connection closed (reconnect to send more)")
         except OSError:
             pass  # reset by the peer, or closed by close()
         finally:
@@ -254,6 +299,25 @@ class ControlSocket:
                     pass
 
 
+def _put_nowait(lines: queue.Queue, item) -> None:
+    try:
+        lines.put_nowait(item)  # the accept thread must not block on a full queue
+    except queue.Full:
+        pass
+
+
+def _say_goodbye(conn: socket.socket, reason: str) -> None:
+    """Tell a client why it is being closed (one `rejected` line, as in the event stream), then close it."""
+    line = json.dumps({"v": PROTOCOL_VERSION, "type": "rejected", "id": None, "reason": reason}) + "\n"
+    try:
+        conn.settimeout(1.0)
+        conn.sendall(line.encode("utf-8"))
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    conn.close()
+
+
 def _same_user(conn: socket.socket) -> bool:
     """Linux: the peer's uid must be ours (the 0600 mode already ensures it; this does not rely on it)."""
     if not hasattr(socket, "SO_PEERCRED"):
@@ -265,6 +329,16 @@ def _same_user(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+def _control_id(raw: bytes) -> str | None:
+    """The id of a control line, if it has a usable one (for a rejection that does not parse it further)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    raw_id = obj.get("id") if isinstance(obj, dict) else None
+    return raw_id if isinstance(raw_id, str) and 1 <= len(raw_id) <= 128 else None
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
@@ -273,6 +347,8 @@ def parse_control(raw: Any) -> dict:
     """A queued line -> a control object that matches the schema, or ControlRejected."""
     if raw is TOO_LONG:
         raise ControlRejected(None, f"control line longer than {MAX_LINE_BYTES} bytes; ignored")
+    if isinstance(raw, CrowdedLine):
+        raise ControlRejected(_control_id(raw), CROWDED_REASON)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -47,7 +47,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import ConfigError
-from .control import TOO_LONG
+from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
 from .rank_watch import JoinGuard, PeerWatch, RankReports
 
@@ -85,6 +85,17 @@ def local_device(requested: str) -> str:
             )
         return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     return requested
+
+
+def _import_dynamo_first() -> None:
+    """Import torch._dynamo before the process group exists. Imported later (HiMA imports it to refuse a
+    whole-model compile), it keeps references to the group it finds in torch.distributed, so
+    destroy_process_group() no longer frees the group: its gloo worker threads outlive it, and one of them
+    released the last collective's tensors while the interpreter was shutting down (it needs the GIL there,
+    the thread is made to exit inside a C++ destructor: "terminate called without an active exception",
+    SIGABRT after `done`, about 1 run in 14). Imported first, it finds no group, and close() really
+    closes it (test_distributed_shutdown.py)."""
+    import torch._dynamo  # noqa: F401
 
 
 class RankFailure(RuntimeError):
@@ -125,6 +136,7 @@ class Distributed:
             if os.environ.get(FAIL_BEFORE_GROUP_ENV) == str(self.rank):
                 raise RuntimeError(f"rank {self.rank} failed before joining the process group ({FAIL_BEFORE_GROUP_ENV})")
             if not dist.is_initialized():
+                _import_dynamo_first()
                 dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
         finally:
             if self.watch is not None:
@@ -262,6 +274,7 @@ class Distributed:
 
 
 _TOO_LONG_MARK = 0xFFFFFFFF
+_CROWDED_MARK = 0xFFFFFFFE  # followed by a length-prefixed line: a CrowdedLine (rejected on every rank alike)
 
 
 def _encode_lines(lines: list[Any]) -> bytes:
@@ -271,6 +284,8 @@ def _encode_lines(lines: list[Any]) -> bytes:
     for line in lines:
         if line is TOO_LONG:
             parts.append(struct.pack("<I", _TOO_LONG_MARK))
+        elif isinstance(line, CrowdedLine):
+            parts.append(struct.pack("<II", _CROWDED_MARK, len(line)) + bytes(line))
         else:
             parts.append(struct.pack("<I", len(line)) + bytes(line))
     return b"".join(parts)
@@ -284,6 +299,10 @@ def _decode_lines(data: bytes) -> list[Any]:
         at += 4
         if size == _TOO_LONG_MARK:
             lines.append(TOO_LONG)
+        elif size == _CROWDED_MARK:
+            (size,) = struct.unpack_from("<I", data, at)
+            lines.append(CrowdedLine(data[at + 4 : at + 4 + size]))
+            at += 4 + size
         else:
             lines.append(data[at : at + size])
             at += size

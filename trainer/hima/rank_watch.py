@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from .run_folder import open_entry, private_folder
+
 RANKS_DIR = "ranks"
 
 
@@ -45,13 +47,13 @@ class RankReports:
         return os.path.join(self.dir, f"{rank}.{suffix}")
 
     def _write(self, suffix: str, **fields: Any) -> None:
-        os.makedirs(self.dir, exist_ok=True)  # a rank may fail before it announced its start
+        private_folder(self.dir)  # a rank may fail before it announced its start
         _write_atomic(self._path(self.rank, suffix), json.dumps({"launch": self.launch, **fields}))
 
     def _read(self, rank: int, suffix: str) -> dict | None:
         """The file's fields if it exists and belongs to this launch, else None."""
         try:
-            with open(self._path(rank, suffix), encoding="utf-8") as f:
+            with os.fdopen(open_entry(self._path(rank, suffix), os.O_RDONLY), encoding="utf-8") as f:
                 fields = json.load(f)
         except (OSError, ValueError):
             return None
@@ -110,7 +112,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with os.fdopen(open_entry(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
 

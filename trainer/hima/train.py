@@ -123,6 +123,7 @@ class Trainer:
         self.first_loss: float | None = None
         self.last_loss: float | None = None
         self.last_val_loss: float | None = None
+        self.last_val_step: int | None = None  # the step last_val_loss was measured at
         self.transitions_total = 0
         self.last_checkpoint: str | None = None
         if resume is not None:
@@ -156,6 +157,7 @@ class Trainer:
         self.first_loss = counters.get("first_loss")
         self.last_loss = counters.get("last_loss")
         self.last_val_loss = counters.get("last_val_loss")
+        self.last_val_step = counters.get("last_val_step")
         self.transitions_total = counters.get("transitions_total", 0)
         self.last_checkpoint = ckpt["path"]
 
@@ -171,7 +173,8 @@ class Trainer:
             "data": {"seed": self.cfg.seed, "order": self.cfg.data_order, "next_step": self.step},
             "counters": {
                 "first_loss": self.first_loss, "last_loss": self.last_loss,
-                "last_val_loss": self.last_val_loss, "transitions_total": self.transitions_total,
+                "last_val_loss": self.last_val_loss, "last_val_step": self.last_val_step,
+                "transitions_total": self.transitions_total,
             },
         }
         self.last_checkpoint = save_checkpoint(self.cfg.out, self.step, payload, self.cfg.keep_checkpoints)
@@ -331,6 +334,7 @@ class Trainer:
                 losses.append(loss.float())
         self.model.train()
         self.last_val_loss = float(torch.stack(losses).mean().item())
+        self.last_val_step = self.step
         self.events.emit("eval", step=self.step, val_loss=self.last_val_loss)
         return self.last_val_loss
 
@@ -442,12 +446,15 @@ class Trainer:
         if interval_steps:  # stopped mid-interval: report the steps run since the last step event
             self._emit_step(loss_sum, interval_steps, lr, time.perf_counter() - interval_start - excluded)
         reason = "stopped" if self.stop_requested else "completed"
-        if reason == "completed" and self.step > self.start_step:
-            self.evaluate()
-        # Stopped before a step ran (e.g. a signal during start-up): nothing new to keep. Saving would write a
-        # step-0 checkpoint for nothing, or rewrite the checkpoint this run resumed from (done names that one).
+        # The checkpoint first: a final evaluation that fails (out of memory on a GPU) must not cost the steps
+        # trained since the last periodic save. Stopped before a step ran (e.g. a signal during start-up):
+        # nothing new to keep; saving would write a step-0 checkpoint for nothing, or rewrite the checkpoint
+        # this run resumed from (done names that one).
         if reason == "completed" or self.step > self.start_step:
             self.save()
+        # A run resumed from its final checkpoint (killed during the final evaluation) evaluates then.
+        if reason == "completed" and self.step > 0 and self.last_val_step != self.step:
+            self.evaluate()
         self.emit_memory()
         self.emit_done(reason)
         return reason

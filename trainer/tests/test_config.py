@@ -74,3 +74,29 @@ def test_plain_cuda_device_is_accepted_and_an_index_selects_the_device(monkeypat
     assert selected == []
     assert pick_device("cuda:1") == "cuda:1"
     assert selected == [1]
+
+
+BOUNDS = [
+    ("--seed", "-1", "seed must be >= 0"),
+    ("--seed", str(2**64), "seed must be at most 9007199254740991"),
+    ("--batch-size", str(10**9), "batch_size must be at most 65536"),
+    ("--lr", "1e308", "lr must be at most 10.0"),
+    ("eval_batches", 10**9, "eval_batches must be at most 10000"),
+    ("threads", 10**6, "threads must be at most 1024"),
+]
+
+
+@pytest.mark.parametrize("setting, value, message", BOUNDS)
+def test_values_that_cannot_work_exit_2_before_a_run_folder_exists(token_dir, tmp_path, setting, value, message):
+    # Each of these passed validation and failed once training had begun (exit 1 after hello).
+    from conftest import FAST_CONFIG, events_of, run_trainer
+
+    config = tmp_path / "c.json"
+    flags = (setting, value) if setting.startswith("--") else ()
+    config.write_text(json.dumps({**FAST_CONFIG, **({} if flags else {setting: value})}))
+    out = tmp_path / "run"
+    proc = run_trainer(token_dir, out, config, *flags)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    error = events_of(proc.stdout)[-1]
+    assert error["type"] == "error" and message in error["message"]
+    assert not out.exists()

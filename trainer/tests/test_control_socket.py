@@ -130,3 +130,67 @@ def test_a_second_trainer_on_the_same_run_folder_is_refused(token_dir, fast_conf
     assert first.finish() == 0
     assert not any(e["type"] == "error" for e in read_events(out))  # the refused one wrote nothing there
     assert (out / "events.jsonl").stat().st_size > size
+
+
+def read_reply(client: socket.socket, timeout: float = 10) -> tuple[list[dict], bool]:
+    """What the trainer wrote back before closing, and whether it closed."""
+    client.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := client.recv(4096):
+            data += chunk
+    except socket.timeout:
+        return [json.loads(line) for line in data.splitlines()], False
+    return [json.loads(line) for line in data.splitlines()], True
+
+
+def test_a_client_over_the_cap_is_told_why_and_its_control_is_rejected_not_lost(short_dir):
+    from hima.control import CROWDED_REASON, MAX_SOCKET_CONNECTIONS, ControlRejected, parse_control
+
+    lines: queue.Queue = queue.Queue()
+    path = str(short_dir / "control.sock")
+    channel = ControlSocket(path, lines, str(short_dir))
+    idle = [connect(path) for _ in range(MAX_SOCKET_CONNECTIONS)]  # they hold every place and say nothing
+    try:
+        time.sleep(0.5)  # all accepted
+        late = connect(path)
+        late.sendall(json.dumps({"v": 1, "type": "pause", "id": "late"}).encode() + b"\n")
+        reply, closed = read_reply(late)
+        assert closed and reply == [{"v": 1, "type": "rejected", "id": None, "reason": CROWDED_REASON}]
+        [queued] = drain(lines, 1)
+        with pytest.raises(ControlRejected) as info:
+            parse_control(queued)  # the training loop turns it into a `rejected` event for the panel
+        assert (info.value.control_id, info.value.reason) == ("late", CROWDED_REASON)
+        idle[0].sendall(b'{"v":1,"type":"resume","id":"r"}\n')  # the connected clients still work
+        assert drain(lines, 1) == [b'{"v":1,"type":"resume","id":"r"}']
+    finally:
+        for c in idle:
+            c.close()
+        channel.close()
+
+
+def test_an_idle_client_is_timed_out_and_its_place_freed(short_dir, monkeypatch):
+    monkeypatch.setenv("HIMA_CONTROL_IDLE_S", "0.5")
+    lines: queue.Queue = queue.Queue()
+    path = str(short_dir / "control.sock")
+    channel = ControlSocket(path, lines, str(short_dir))
+    try:
+        sleeper = connect(path)
+        reply, closed = read_reply(sleeper)
+        assert closed and reply[0]["type"] == "rejected" and "no control line for 0.5 s" in reply[0]["reason"]
+        with connect(path) as busy:  # a client that keeps talking is not timed out
+            for i in range(4):
+                busy.sendall(b'{"v":1,"type":"pause","id":"p%d"}\n' % i)
+                time.sleep(0.3)
+            assert len(drain(lines, 4)) == 4
+    finally:
+        channel.close()
+
+
+def test_turned_away_lines_cross_the_ranks_as_what_they_are():
+    from hima.control import TOO_LONG, CrowdedLine
+    from hima.distributed import _decode_lines, _encode_lines
+
+    decoded = _decode_lines(_encode_lines([CrowdedLine(b'{"id":"a"}'), b"plain", TOO_LONG]))
+    assert [type(x).__name__ for x in decoded] == ["CrowdedLine", "bytes", "object"]
+    assert decoded[0] == b'{"id":"a"}' and decoded[1] == b"plain" and decoded[2] is TOO_LONG
