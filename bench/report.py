@@ -123,7 +123,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "small_val_loss_full": val("small-full"),
         "small_val_loss_hima_50": val("small-hima-50"),
         "small_val_loss_random_static_50": val("small-random-static-50"),
-        "small_val_loss_hima_no_warm_50": val("small-hima-no-warm-50"),
+        "small_val_loss_hima_no_warm_50": val("small-hima-no-warm-hot-50"),  # the same reading (Warm -> Hot)
         "controller_overhead": overhead("overhead-hima-all-hot", "overhead-full"),
         "monitoring_overhead": overhead("overhead-hima-all-hot-events", "overhead-hima-all-hot"),
         "small_steps": full_run["config"]["steps"] if full_run else None,
