@@ -251,5 +251,13 @@ class FollowerEvents:
             self.reports.failed(str(fields.get("message", "error")))
         return {"type": type_, **fields}
 
+    def try_emit(self, type_: str, **fields: Any) -> bool:
+        """``emit`` that never raises (EventWriter.try_emit's contract: the error paths call it)."""
+        try:
+            self.emit(type_, **fields)
+            return True
+        except Exception:
+            return False
+
     def close(self) -> None:
         pass
