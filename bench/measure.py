@@ -108,7 +108,7 @@ def _plain_parts(cfg, device: str):
     return model, make_optimizer(model, cfg, device), batches
 
 
-def _bare_step(model, optimizer, autocast, grad_clip: float, device: str):
+def bare_step(model, optimizer, autocast, grad_clip: float, device: str):
     """The baseline a user would write: torch AdamW, no HiMA; same signature as Trainer.train_step."""
 
     def train_step(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
@@ -175,7 +175,7 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
         model, optimizer, batches = _plain_parts(cfg, device)
         hima = None
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
-        train_step = _bare_step(model, optimizer, autocast, cfg.grad_clip, device)
+        train_step = bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
     if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(

@@ -15,23 +15,42 @@ def _ok(runs: dict) -> dict:
     return {n: r for n, r in runs.items() if r.get("status") == "ok"}
 
 
-def _val_loss(out: str, runs: dict) -> str | None:
-    groups = [("GPT-2 Small", [r for n, r in runs.items() if n.startswith("small-")]),
+def _model_groups(runs: dict) -> list[tuple[str, list[dict]]]:
+    groups = [("GPT-2 Small", [r for n, r in runs.items() if n.startswith("small-") and not n.startswith("small-hf")]),
+              ("GPT-2 Small (Hugging Face)", [r for n, r in runs.items() if n.startswith("small-hf")]),
               ("GPT-2 Medium", [r for n, r in runs.items() if n.startswith("medium-")])]
-    groups = [(t, rs) for t, rs in groups if rs]
+    return [(t, rs) for t, rs in groups if rs]
+
+
+def _val_curves(out: str, runs: dict, name: str, points, xlabel: str, title: str) -> str | None:
+    """One panel per model: each run's val loss against ``points(run)``'s x values; AdamW drawn bold."""
+    groups = _model_groups(runs)
     if not groups:
         return None
     fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
-    for ax, (title, rs) in zip(axes[0], groups):
+    for ax, (model, rs) in zip(axes[0], groups):
         for r in rs:
-            steps, losses = zip(*r["val_curve"])
-            ax.plot(steps, losses, marker="o", markersize=3, label=r["name"])
-        ax.set_title(f"{title}: validation loss")
-        ax.set_xlabel("step")
+            xs, losses = zip(*points(r))
+            style = dict(color="black", linewidth=2.2) if r["config"]["method"] == "full" else {}
+            ax.plot(xs, losses, marker="o", markersize=2, label=r["name"], **style)
+        ax.set_title(f"{model}: {title}")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("val loss")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return _save(fig, out, "val_loss.png")
+        ax.legend(fontsize=7)
+    return _save(fig, out, name)
+
+
+def _val_loss(out: str, runs: dict) -> str | None:
+    return _val_curves(out, runs, "val_loss.png", lambda r: r["val_curve"], "step", "validation loss")
+
+
+def _val_vs_time(out: str, runs: dict) -> str | None:
+    """Val loss against training seconds (evaluation excluded): the time-to-quality view."""
+    from .end_to_end import val_vs_time
+
+    return _val_curves(out, runs, "val_vs_time.png", val_vs_time, "training seconds (every step, evaluation excluded)",
+                       "val loss against training time")
 
 
 def _bars(ax, names: list[str], values: list[float], title: str, unit: str) -> None:
@@ -82,30 +101,6 @@ def _step_time(out: str, runs: dict) -> str | None:
     if axes[1].lines:
         axes[1].legend(fontsize=8)
     return _save(fig, out, "step_time.png")
-
-
-def _val_vs_time(out: str, runs: dict) -> str | None:
-    """Val loss against training seconds (evaluation excluded): the time-to-quality view, per model."""
-    from .end_to_end import val_vs_time
-
-    groups = [("GPT-2 Small", [r for n, r in runs.items() if n.startswith("small-") and not n.startswith("small-hf")]),
-              ("GPT-2 Small (Hugging Face)", [r for n, r in runs.items() if n.startswith("small-hf")]),
-              ("GPT-2 Medium", [r for n, r in runs.items() if n.startswith("medium-")])]
-    groups = [(t, rs) for t, rs in groups if rs]
-    if not groups:
-        return None
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
-    for ax, (title, rs) in zip(axes[0], groups):
-        for r in rs:
-            seconds, losses = zip(*val_vs_time(r))
-            style = dict(color="black", linewidth=2.2) if r["config"]["method"] == "full" else {}
-            ax.plot(seconds, losses, marker="o", markersize=2, label=r["name"], **style)
-        ax.set_title(f"{title}: val loss against training time")
-        ax.set_xlabel("training seconds (every step, evaluation excluded)")
-        ax.set_ylabel("val loss")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _save(fig, out, "val_vs_time.png")
 
 
 def _tradeoff(out: str, runs: dict) -> str | None:
