@@ -251,5 +251,13 @@ class FollowerEvents:
             self.reports.failed(str(fields.get("message", "error")))
         return {"type": type_, **fields}
 
+    def try_emit(self, type_: str, **fields: Any) -> bool:
+        """emit for the error path (EventWriter's signature): never raises."""
+        try:
+            self.emit(type_, **fields)
+            return True
+        except OSError:
+            return False
+
     def close(self) -> None:
         pass
