@@ -252,11 +252,11 @@ class FollowerEvents:
         return {"type": type_, **fields}
 
     def try_emit(self, type_: str, **fields: Any) -> bool:
-        """``emit`` that never raises (EventWriter.try_emit's contract: the error paths call it)."""
+        """emit for the error path (EventWriter's signature): never raises."""
         try:
             self.emit(type_, **fields)
             return True
-        except Exception:
+        except OSError:
             return False
 
     def close(self) -> None:

@@ -35,13 +35,15 @@ def small_fs(tmp_path):
 def fill(folder, leave_bytes: int = 0) -> None:
     """Take all the free space of folder's file system but `leave_bytes`."""
     filler = folder / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)  # unbuffered: no data left to flush at close
+    try:
+        chunk = b"\0" * 65536
+        while True:
+            os.write(fd, chunk)  # a short write comes back short; the next one fails with ENOSPC
+    except OSError as e:
+        assert e.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
     if leave_bytes:
         os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
 
