@@ -30,7 +30,9 @@ SCRIPT = textwrap.dedent("""
     deadline = time.monotonic() + 5
     while (native := len(os.listdir("/proc/self/task"))) != threading.active_count() and time.monotonic() < deadline:
         time.sleep(0.05)
-    print(f"rank {d.rank}: {native} threads, {threading.active_count()} of them Python's", flush=True)
+    # A file per rank, not stdout: two ranks printing into torchrun's one pipe lost a line once under load.
+    with open(os.path.join(sys.argv[2], f"rank-{d.rank}.txt"), "w") as f:
+        f.write(f"rank {d.rank}: {native} threads, {threading.active_count()} of them Python's")
     sys.exit(0 if native == threading.active_count() else 3)
 """)
 
@@ -41,8 +43,10 @@ def test_closing_the_process_group_ends_its_threads(tmp_path):
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script), str(tmp_path / "run")],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+         str(tmp_path / "run"), str(tmp_path)],
         capture_output=True, text=True, timeout=120, env=env,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    assert sorted(line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith("rank")) == ["rank 0", "rank 1"]
+    reports = {p.name: p.read_text() for p in tmp_path.glob("rank-*.txt")}
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:] + str(reports)
+    assert sorted(reports) == ["rank-0.txt", "rank-1.txt"], reports
