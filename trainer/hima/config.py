@@ -217,9 +217,14 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.log_every >= 1 and cfg.memory_every >= 1, "log_every and memory_every must be >= 1")
     need(0 <= cfg.hot <= cfg.warm <= 1, f"cutoffs need 0 <= hot <= warm <= 1, got hot={cfg.hot} warm={cfg.warm}")
     need(cfg.layout is None or cfg.layout in LAYOUTS, f"layout must be one of {', '.join(LAYOUTS)}, got {cfg.layout!r}")
-    start = 0.0 if cfg.ramp_start is None else cfg.ramp_start
-    end = start if cfg.ramp_end is None else cfg.ramp_end
+    start, end = _ramp_fractions(cfg)
     need(0 <= start <= end <= 1, f"ramp needs 0 <= ramp_start <= ramp_end <= 1 (fractions of max_steps), got {start}, {end}")
+
+
+def _ramp_fractions(cfg: TrainConfig) -> tuple[float, float]:
+    """(start, end) of the Warm/Cold ramp as fractions of max_steps; an unset end is the start (a switch)."""
+    start = 0.0 if cfg.ramp_start is None else cfg.ramp_start
+    return start, start if cfg.ramp_end is None else cfg.ramp_end
 
 
 def engine_settings(cfg: TrainConfig) -> dict:
@@ -227,7 +232,6 @@ def engine_settings(cfg: TrainConfig) -> dict:
     kw = {"method": cfg.method, "hot": cfg.hot, "warm": cfg.warm, "seed": cfg.seed}
     kw.update({k: getattr(cfg, k) for k in _ENGINE_KEYS if getattr(cfg, k) is not None})
     if cfg.ramp_start is not None or cfg.ramp_end is not None:
-        start = cfg.ramp_start or 0.0
-        end = start if cfg.ramp_end is None else cfg.ramp_end
+        start, end = _ramp_fractions(cfg)
         kw["ramp_start"], kw["ramp_end"] = round(start * cfg.max_steps), round(end * cfg.max_steps)
     return kw

@@ -16,6 +16,8 @@ import signal
 import threading
 import time
 
+from .rank_watch import pid_alive
+
 LAUNCHER_PID_ENV = "HIMA_LAUNCHER_PID"
 POLL_S = 0.5  # where pidfd_open is unavailable (macOS, old kernels)
 log = logging.getLogger("hima")
@@ -43,17 +45,7 @@ def _watch(pid: int) -> None:
         select.select([fd], [], [])  # readable once the process has exited
         os.close(fd)
     elif fd == -1:
-        while _alive(pid):
+        while pid_alive(pid):
             time.sleep(POLL_S)
     log.info("the launcher (pid %d) is gone: stopping the run", pid)
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .events import EventWriter
 from .run_folder import open_entry, private_folder
 
 RANKS_DIR = "ranks"
@@ -87,7 +88,7 @@ class RankReports:
         if started is None or not isinstance(started.get("pid"), int):
             return None  # not started yet
         pid = started["pid"]
-        if _pid_alive(pid):
+        if pid_alive(pid):
             return None
         # It may have written its error file just before dying: look once more.
         if self._read(rank, "error") is not None:
@@ -95,7 +96,8 @@ class RankReports:
         return f"process {pid} ended without reporting an error (killed by a signal or out of memory?)"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """False once ``pid`` has exited (a zombie not yet reaped counts as exited)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -251,13 +253,7 @@ class FollowerEvents:
             self.reports.failed(str(fields.get("message", "error")))
         return {"type": type_, **fields}
 
-    def try_emit(self, type_: str, **fields: Any) -> bool:
-        """emit for the error path (EventWriter's signature): never raises."""
-        try:
-            self.emit(type_, **fields)
-            return True
-        except OSError:
-            return False
+    try_emit = EventWriter.try_emit  # emit for the error path: never raises
 
     def close(self) -> None:
         pass
