@@ -1,12 +1,12 @@
 // `hima compare` (the summary table of runs against a baseline) and `hima export` (CSV, TensorBoard event
 // files, a Markdown report) for recorded run folders: the same code the runs view uses (src/runs/).
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import type { ExportFormat } from "../../common/runsMessages";
 import { dirname, join, resolve } from "node:path";
 import { EVENTS_FILE } from "../run/RunStore";
 import { compareRuns, comparisonMarkdown, formatComparison } from "../runs/compare";
-import { runCsv } from "../runs/exportCsv";
+import { exportRuns } from "../runs/exportRuns";
 import { readRunRecord, type RunRecord } from "../runs/runRecord";
-import { writeTensorboard } from "../runs/tensorboard";
 import { parseFlags, UsageError } from "./args";
 import type { CliIO } from "./train";
 
@@ -70,28 +70,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
   if (args.values.has("baseline") && format !== "markdown") throw new UsageError("--baseline only applies to --format markdown");
   if (dirs.length === 0) throw new UsageError("export needs a run folder");
   const runs = await loadRuns(io, dirs);
-  const path = resolve(io.cwd, out);
-  const written: string[] = [];
-  if (format === "csv") {
-    if (runs.length === 1 && !(existsSync(path) && statSync(path).isDirectory())) {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, runCsv(runs[0]));
-      written.push(path);
-    } else {
-      mkdirSync(path, { recursive: true });
-      for (const r of runs) {
-        const file = join(path, `${r.summary.id}.csv`);
-        writeFileSync(file, runCsv(r));
-        written.push(file);
-      }
-    }
-  } else if (format === "tensorboard") {
-    for (const r of runs) written.push(writeTensorboard(r, join(path, r.summary.id)));
-  } else {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, comparisonMarkdown(runs, compareRuns(runs, baseline)));
-    written.push(path);
-  }
+  const written = exportRuns(runs, format as ExportFormat, resolve(io.cwd, out), baseline);
   for (const f of written) io.stdout(`wrote ${f}\n`);
   return 0;
 }

@@ -5,33 +5,10 @@
 //   memory saved   1 - the run's peak memory / the baseline's (device peak on CUDA, resident set on CPU)
 //   state saved    1 - the run's optimizer state / the baseline's, at the end
 //   val gap        the run's final val loss - the baseline's (negative is better)
-import type { RunRecord, RunSummary } from "./runRecord";
-import { timeToReach } from "./runRecord";
+import type { CompareRow, Comparison } from "../../common/runsMessages";
+import { timeToReach, type RunRecord, type RunSummary } from "./runRecord";
 
-export interface CompareRow {
-  id: string;
-  name: string;
-  method: string | null;
-  isBaseline: boolean;
-  steps: number | null;
-  finalValLoss: number | null;
-  valGap: number | null;
-  speedup: number | null;
-  /** Seconds on the training clock to the baseline's final val loss; null when never reached. */
-  timeToBaselineVal: number | null;
-  memorySaved: number | null;
-  stateSaved: number | null;
-  durationS: number | null;
-}
-
-export interface Comparison {
-  baselineId: string;
-  /** The baseline's final val loss, the target of `timeToBaselineVal`. */
-  target: number | null;
-  rows: CompareRow[];
-  /** Hyper-parameters that differ between the runs: key -> value per run (JSON text, "—" when absent). */
-  configDiff: Array<{ key: string; values: string[] }>;
-}
+export type { CompareRow, Comparison };
 
 /** Mean milliseconds per optimizer step: the training clock at the last step event over its step. */
 function meanStepMs(r: RunRecord): number | null {

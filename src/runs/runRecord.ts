@@ -8,7 +8,10 @@
 import type { Cutoffs, Event, EventOf } from "../../protocol/protocol.generated";
 import { promises as fs } from "node:fs";
 import { readRunConfig, readRunEvents } from "../run/RunStore";
+import type { RunStatusLabel, RunSummary } from "../../common/runsMessages";
 import { readRunMeta, type RunMeta } from "./runMeta";
+
+export type { RunStatusLabel, RunSummary };
 
 /** The scalar series every run can have, in export order. Units are in the names. */
 export const SCALARS = [
@@ -26,7 +29,6 @@ export interface Series {
   value: number[];
 }
 
-export type RunStatusLabel = "completed" | "stopped" | "error" | "running" | "ended early";
 
 /** A run's tier assignment after one re-tier: index-aligned with `RunRecord.tensors`, 0 hot, 1 warm, 2 cold. */
 export interface TierFrame {
@@ -35,35 +37,6 @@ export interface TierFrame {
   pinned: Uint8Array;
 }
 
-export interface RunSummary {
-  id: string;
-  /** The name the user gave it (meta.json), else the id. */
-  name: string;
-  status: RunStatusLabel;
-  method: string | null;
-  preset: string | null;
-  nParams: number | null;
-  device: string | null;
-  cutoffs: Cutoffs | null;
-  steps: number | null;
-  maxSteps: number | null;
-  finalLoss: number | null;
-  finalValLoss: number | null;
-  bestValLoss: number | null;
-  /** Mean tokens/s over the run's step events. */
-  tokensPerS: number | null;
-  /** Highest device peak (CUDA) or, on CPU, highest resident set size, in bytes. */
-  peakMemoryBytes: number | null;
-  peakMemoryKind: "device" | "resident" | null;
-  /** 1 - optimizer state held / full AdamW's, at the last memory event (or `done`). */
-  stateSaved: number | null;
-  /** Seconds: the trainer's wall time from `done`, else the training clock. */
-  durationS: number | null;
-  /** ISO time the run was launched (config.json), else the log's modification time. */
-  startedAt: string | null;
-  tags: string[];
-  note: string;
-}
 
 export interface RunRecord {
   dir: string;
