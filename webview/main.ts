@@ -19,7 +19,7 @@ const header = new RunHeader(host.post);
 const legend = new TierLegend(theme);
 const tierMap = new TierMap(theme, host.post);
 const cutoffs = new CutoffControls(host.post);
-const charts = new Charts(theme);
+const charts = new Charts(theme, host.post);
 
 const body = document.createElement("main");
 body.className = "panel-body";

@@ -3,10 +3,13 @@
 // only when a tensor changes tier; downsampling happens only when a snapshot or update is taken.
 import type { ChartData, Charts, ControlStatus, PanelSnapshot, RankMemoryView, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
 import { rankMemoryView } from "../../common/rankMemory";
+import { DebiasedEma, debiasedEma } from "../../common/smoothing";
 import type { Control, Cutoffs, Event, EventOf, TensorInfo, TierCounts } from "../../protocol/protocol.generated";
 import { ChartBuffer } from "./ChartBuffer";
 
 const DEFAULT_MAX_POINTS = 1000;
+/** Loss and tokens/s smoothing until the panel asks for another (TensorBoard's default is 0.6; ours is smoother). */
+export const DEFAULT_SMOOTHING = 0.9;
 /** Controls kept for the panel's list; older ones are dropped. */
 const MAX_CONTROLS = 50;
 const MAX_ERROR_LINES = 50;
@@ -38,11 +41,16 @@ export class RunModel {
   private counts: TierCounts | null = null;
   private cutoffs: Cutoffs | null = null;
   private readonly charts = {
-    loss: new ChartBuffer(["loss", "val_loss"] as const),
-    throughput: new ChartBuffer(["tokens_per_s"] as const),
+    // *_ema: the debiased EMA of the raw series at full resolution, so its strength does not depend on how much
+    // the chart is downsampled (a long run's buckets would otherwise smooth far more than a short run's).
+    loss: new ChartBuffer(["loss", "val_loss", "loss_ema"] as const),
+    throughput: new ChartBuffer(["tokens_per_s", "tokens_per_s_ema"] as const),
     memory: new ChartBuffer(["allocated", "peak", "rss", "state_hot", "state_warm", "state_cold", "state_total", "evicted"] as const),
     tierCounts: new ChartBuffer(["hot", "warm", "cold"] as const),
   };
+  private smoothing = DEFAULT_SMOOTHING;
+  private lossEma = new DebiasedEma(DEFAULT_SMOOTHING);
+  private tokensEma = new DebiasedEma(DEFAULT_SMOOTHING);
   private controls: ControlStatus[] = [];
   private readonly controlById = new Map<string, ControlStatus>();
 
@@ -71,8 +79,8 @@ export class RunModel {
       case "hello":
         return this.onHello(event);
       case "step": {
-        this.charts.loss.put(event.step, { loss: event.loss });
-        this.charts.throughput.put(event.step, { tokens_per_s: event.tokens_per_s });
+        this.charts.loss.put(event.step, { loss: event.loss, loss_ema: this.lossEma.push(event.loss) });
+        this.charts.throughput.put(event.step, { tokens_per_s: event.tokens_per_s, tokens_per_s_ema: this.tokensEma.push(event.tokens_per_s) });
         return this.updateRun({ step: event.step, loss: finiteOrNull(event.loss) });
       }
       case "eval":
@@ -163,6 +171,29 @@ export class RunModel {
     return Object.keys(update).length > 0 ? update : null;
   }
 
+  /** The smoothing of the loss and tokens/s EMA series, in [0, 1); recomputed over the whole run. */
+  setSmoothing(smoothing: number): void {
+    if (!(smoothing >= 0 && smoothing < 1)) throw new RangeError(`smoothing must be in [0, 1), got ${smoothing}`);
+    if (smoothing === this.smoothing) return;
+    this.smoothing = smoothing;
+    this.recomputeEma();
+  }
+
+  get currentSmoothing(): number {
+    return this.smoothing;
+  }
+
+  private recomputeEma(): void {
+    const { loss, throughput } = this.charts;
+    loss.setColumn("loss_ema", debiasedEma(loss.column("loss"), this.smoothing));
+    throughput.setColumn("tokens_per_s_ema", debiasedEma(throughput.column("tokens_per_s"), this.smoothing));
+    // The running state continues from the last raw value.
+    this.lossEma = new DebiasedEma(this.smoothing);
+    for (const v of loss.column("loss")) this.lossEma.push(v);
+    this.tokensEma = new DebiasedEma(this.smoothing);
+    for (const v of throughput.column("tokens_per_s")) this.tokensEma.push(v);
+  }
+
   /** Whether controls can be sent: the run is live. */
   get live(): boolean {
     return this.run !== null && LIVE.has(this.run.status);
@@ -199,6 +230,7 @@ export class RunModel {
     }
     // A resumed segment restarts at its checkpoint's step: later points of the old segment are stale.
     for (const c of Object.values(this.charts)) c.truncateAfter(e.start_step);
+    if (e.start_step > 0) this.recomputeEma();
     this.cutoffs = e.cutoffs;
     // "starting" becomes "running", and so does a finished run that a resumed segment continues; a replay, or a
     // stop requested before hello, keeps its status.

@@ -7,6 +7,7 @@ import { exportRuns, exportsToFolder } from "../runs/exportRuns";
 import { MAX_NAME_LENGTH } from "../runs/runMeta";
 import { RunsLibrary } from "../runs/runsLibrary";
 import { newNonce, panelHtml } from "./panelHtml";
+import { savePng } from "./savePng";
 
 const PANEL_TYPE = "hima.runs";
 /** How often the timeline of a live run is re-read while it is shown. */
@@ -173,7 +174,7 @@ export class RunsPanel implements vscode.Disposable {
         await this.export({ format: m.format, ids: m.ids, baseline: m.baseline });
         return;
       case "savePng":
-        return this.savePng(m.name, m.dataUrl);
+        return savePng(m.name, m.dataUrl);
     }
   }
 
@@ -192,17 +193,5 @@ export class RunsPanel implements vscode.Disposable {
   private stopLiveTimeline(): void {
     if (this.liveTimeline) clearInterval(this.liveTimeline.timer);
     this.liveTimeline = undefined;
-  }
-
-  private async savePng(name: string, dataUrl: string): Promise<void> {
-    const base = this.deps.workspaceFolder();
-    const uri = await vscode.window.showSaveDialog({
-      defaultUri: base ? vscode.Uri.joinPath(vscode.Uri.file(base), name) : undefined,
-      filters: { PNG: ["png"] },
-      title: "Save the chart as PNG",
-    });
-    if (!uri) return;
-    await vscode.workspace.fs.writeFile(uri, Buffer.from(dataUrl.slice(dataUrl.indexOf(",") + 1), "base64"));
-    this.notice("info", `Saved ${uri.fsPath}`);
   }
 }

@@ -106,5 +106,8 @@ export function legendAtEnd(u: uPlot): void {
     for (let i = ys.length - 1; i >= 0; i--) if (ys[i] !== null && ys[i] !== undefined) return i;
     return null;
   });
-  if (idxs.some((i) => i !== null)) u.setLegend({ idxs }, false);
+  const latest = Math.max(-1, ...idxs.map((i) => i ?? -1));
+  if (latest < 0) return;
+  idxs[0] = latest; // the x entry shows the latest step
+  u.setLegend({ idxs }, false);
 }
