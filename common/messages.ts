@@ -27,6 +27,11 @@ export interface TensorState {
   tier: Tier;
   score: number;
   pinned: boolean;
+  /**
+   * Who pinned it: "policy" for the pins the run started with (norms and biases by default), "user" for a pin
+   * set while it ran. Absent when not pinned.
+   */
+  pinSource?: "policy" | "user";
   /** True when the tensor changed tier at the latest re-tier. */
   changed: boolean;
 }
@@ -60,6 +65,8 @@ export interface ControlStatus {
   state: ControlState;
   effectiveStep: number | null;
   reason: string | null;
+  /** Sent from this window (false: another client, or read back from the log). */
+  mine?: boolean;
 }
 
 /** The memory spread of a multi-process (torchrun) run, as the panel's per-rank line shows it. */

@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
 import { PROTOCOL_VERSION } from "../protocol/protocol.generated";
 import { applyLiveEvent } from "./run/liveModel";
+import { describeEnding } from "./run/endingText";
 import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from "./run/RunManager";
 import { RunModel } from "./run/RunModel";
 import { STDERR_FILE } from "./run/RunStore";
@@ -160,7 +161,8 @@ export class LiveRun implements vscode.Disposable {
 
   private onExit(exit: TrainerExit): void {
     this.ended = true;
-    const how = describeExit(exit);
+    // An attached run's exit status is not ours to see; its `done` says how it ended.
+    const how = describeEnding(exit, this.lastDone);
     this.model.setStatus(exit.crashed ? "crashed" : "done", how, exit.crashed ? exit.stderrTail : []);
     this.panel.scheduleUpdate();
     this.statusItem.hide();

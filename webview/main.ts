@@ -3,7 +3,8 @@
 // host is told which message was painted ({kind:"painted", seq}), which the panel benchmark measures.
 import "uplot/dist/uPlot.min.css";
 import "./panel.css";
-import type { HostToWebview, PanelSnapshot, PanelUpdate } from "../common/messages";
+import type { HostToWebview, PanelSnapshot, PanelUpdate, TensorState } from "../common/messages";
+import type { Tier } from "../protocol/protocol.generated";
 import { connectToHost } from "./hostBridge";
 import { readTheme, watchTheme } from "./theme";
 import { TierMap } from "./TierMap";
@@ -41,10 +42,23 @@ watchTheme((t) => {
   charts.setTheme(t);
 });
 
+let tensors: PanelSnapshot["tensors"] = [];
+
+/** Elements pinned per tier, for the legend's requested-vs-achieved note. */
+function pinnedElements(states: TensorState[]): Record<Tier, number> {
+  const out = { hot: 0, warm: 0, cold: 0 };
+  states.forEach((s, i) => {
+    if (s.pinned && tensors[i]) out[s.tier] += tensors[i].numel;
+  });
+  return out;
+}
+
 function applySnapshot(s: PanelSnapshot): void {
+  tensors = s.tensors;
   tierMap.setTensors(s.tensors);
   tierMap.setTiers(s.tiers, s.history);
   legend.setCounts(s.counts, s.tierStep);
+  legend.setShares(s.counts, s.cutoffs, pinnedElements(s.tiers));
   cutoffs.setCutoffs(s.cutoffs);
   applyUpdate({ run: s.run, live: s.live, controls: s.controls, charts: s.charts, rankMemory: s.rankMemory });
 }
@@ -63,10 +77,14 @@ function applyUpdate(u: PanelUpdate): void {
     header.setRun(currentRun, currentLive);
     body.hidden = currentRun === null;
   }
-  if (u.tensors) tierMap.setTensors(u.tensors);
+  if (u.tensors) {
+    tensors = u.tensors;
+    tierMap.setTensors(u.tensors);
+  }
   if (u.tiers) {
     tierMap.setTiers(u.tiers.states, u.tiers.history);
     legend.setCounts(u.tiers.counts, u.tiers.step);
+    legend.setShares(u.tiers.counts, u.tiers.cutoffs, pinnedElements(u.tiers.states));
     cutoffs.setCutoffs(u.tiers.cutoffs);
   }
   if (u.controls) cutoffs.setControls(u.controls);

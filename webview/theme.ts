@@ -2,6 +2,7 @@
 // variables directly). VS Code swaps the body class (vscode-light / vscode-dark / vscode-high-contrast) on a
 // theme change, so a MutationObserver on it tells the views to re-read and repaint.
 import type { Tier } from "../protocol/protocol.generated";
+import { ensureContrast } from "./contrast";
 
 export interface Theme {
   tier: Record<Tier, string>;
@@ -22,11 +23,14 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
 export function readTheme(): Theme {
   const style = getComputedStyle(document.body);
   const v = (name: string, fallback: string) => cssVar(style, name, fallback);
+  const background = v("--vscode-editor-background", v("--vscode-sideBar-background", "#1e1e1e"));
+  // A theme's chart colour may be too faint on its background (light themes' orange): give it 3:1.
+  const tier = (name: string, fallback: string) => ensureContrast(v(name, fallback), background);
   return {
     tier: {
-      hot: v("--vscode-charts-red", "#f14c4c"),
-      warm: v("--vscode-charts-orange", "#d18616"),
-      cold: v("--vscode-charts-blue", "#3794ff"),
+      hot: tier("--vscode-charts-red", "#f14c4c"),
+      warm: tier("--vscode-charts-orange", "#d18616"),
+      cold: tier("--vscode-charts-blue", "#3794ff"),
     },
     foreground: v("--vscode-foreground", "#cccccc"),
     muted: v("--vscode-descriptionForeground", "#9d9d9d"),

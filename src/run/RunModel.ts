@@ -10,8 +10,8 @@ import { ChartBuffer } from "./ChartBuffer";
 const DEFAULT_MAX_POINTS = 1000;
 /** Loss and tokens/s smoothing until the panel asks for another (TensorBoard's default is 0.6; ours is smoother). */
 export const DEFAULT_SMOOTHING = 0.9;
-/** Controls kept for the panel's list; older ones are dropped. */
-const MAX_CONTROLS = 50;
+/** Controls kept for the panel's (scrollable) list; older ones are dropped. */
+const MAX_CONTROLS = 200;
 const MAX_ERROR_LINES = 50;
 /**
  * Tier changes per tensor sent to the panel (the newest ones). Its hover card shows the last 6 and an ellipsis
@@ -37,6 +37,8 @@ export class RunModel {
   private readonly index = new Map<string, number>();
   private states: TensorState[] = [];
   private history: TierHistory[] = [];
+  /** Tensors pinned at the run's first tiering: the policy's pins; any other pin was set while it ran. */
+  private policyPins: Set<number> | null = null;
   private tierStep: number | null = null;
   private counts: TierCounts | null = null;
   private cutoffs: Cutoffs | null = null;
@@ -128,7 +130,7 @@ export class RunModel {
   }
 
   trackControl(id: string, control: Control): void {
-    this.addControl({ id, label: controlLabel(control), state: "pending", effectiveStep: null, reason: null });
+    this.addControl({ id, label: controlLabel(control), state: "pending", effectiveStep: null, reason: null, mine: true });
   }
 
   snapshot(): PanelSnapshot {
@@ -223,6 +225,7 @@ export class RunModel {
       this.tensors.forEach((t, i) => this.index.set(t.name, i));
       this.states = this.tensors.map(() => ({ tier: "hot", score: 0, pinned: false, changed: false }));
       this.history = this.tensors.map(() => []);
+      this.policyPins = null;
       this.tierStep = null;
       this.counts = null;
       this.tiersDirty = true;
@@ -247,13 +250,16 @@ export class RunModel {
   private onTiers(e: EventOf<"tiers">): void {
     const moved = new Set(e.transitions.map((t) => t.name));
     for (const s of this.states) s.changed = false;
+    const firstTiering = this.policyPins === null;
+    const policy = (this.policyPins ??= new Set());
     for (const t of e.tensors) {
       const i = this.index.get(t.name);
       if (i === undefined) continue; // not in hello: nothing to draw it in
       const before = this.states[i];
       const hist = this.history[i];
       const changed = moved.has(t.name) || (hist.length > 0 && before.tier !== t.tier);
-      this.states[i] = { tier: t.tier, score: t.score, pinned: t.pinned, changed };
+      if (firstTiering && t.pinned) policy.add(i);
+      this.states[i] = { tier: t.tier, score: t.score, pinned: t.pinned, changed, ...(t.pinned ? { pinSource: policy.has(i) ? ("policy" as const) : ("user" as const) } : {}) };
       if (hist.length === 0 || hist[hist.length - 1][1] !== t.tier) hist.push([e.step, t.tier]);
     }
     this.tierStep = e.step;
@@ -271,7 +277,7 @@ export class RunModel {
       return;
     }
     // Not sent from here (a replayed run, or a line the trainer could not read): still worth showing.
-    this.addControl({ id: id ?? "", label: controlType ?? (id ? `control ${id}` : "unreadable control"), ...result });
+    this.addControl({ id: id ?? "", label: controlType ?? (id ? `control ${id}` : "unreadable control"), ...result, mine: false });
   }
 
   private addControl(c: ControlStatus): void {
