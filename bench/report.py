@@ -400,12 +400,24 @@ def write_readme(out: str, runs: dict, summary: dict, plots: list[str]) -> str:
     return path
 
 
-def write_report(out: str) -> dict:
-    runs = load_runs(out)
-    summary = summarize(runs)
-    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+def update_summary(out: str, keys: dict) -> dict:
+    """Write ``keys`` into <out>/summary.json, keeping the keys other reports own (bench.finetune_report's)."""
+    path = os.path.join(out, "summary.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        summary = {}
+    summary.update(keys)
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
+    return summary
+
+
+def write_report(out: str) -> dict:
+    runs = load_runs(out)
+    summary = update_summary(out, summarize(runs))
     try:
         from . import plots
     except ImportError as e:  # matplotlib absent (e.g. on the GPU machine): tables only, plots later

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 class RunSpec:
     name: str
     preset: str  # "small" | "medium" (the smoke test swaps in "tiny")
-    method: str  # "full" | "hima" | "random-static" | "hima-no-warm"
+    method: str  # "full" | "hima" | "random-static" | "hima-no-warm" | "hima-no-warm-cold" | "lisa" | "lora"
     hot: float = 1.0
     warm: float = 1.0
     random_cold_fraction: float | None = None  # random-static only
@@ -29,6 +29,11 @@ class RunSpec:
     warm_placement: str | None = None  # None: the engine's default
     first_retier: int | None = None  # None: the suite's --retier-every (or the preset's)
     group: str | None = None  # runs of one group share a GPU (and run in suite order) under --gpus N
+    # Fine-tuning (bench/finetune.py): start from these weights (hima.base_weights), save the trained weights.
+    init_from: str | None = None
+    save_weights: str | None = None
+    lr: float | None = None  # None: the preset's
+    lora_rank: int | None = None  # method "lora": LoRA adapters of this rank through peft (plain AdamW on them)
 
     def to_json(self) -> dict:
         return asdict(self)
