@@ -49,6 +49,7 @@ TENSOR_50 = (0.25, 0.5)  # the tensor layout's 50% setting before the depth layo
 RAMP = (0.1, 0.5)  # Warm and Cold shares ramp in from 10% to 50% of the budget
 NO_RAMP = (0.0, 0.0)
 LATE = (0.3, 0.9)
+LATER = (0.5, 0.95)
 
 SMALL = [
     RunSpec("small-full", "small", "full", engine=False, group="pair"),
@@ -72,8 +73,16 @@ SMALL = [
     RunSpec("small-full-seed2", "small", "full", engine=False, seed=2, group="band"),
     # Late ramps without Warm (Warm measured no better than Cold, and worse at its sqrt(k) lr scale).
     RunSpec("small-hima-50-late-nowarm", "small", "hima", 0.5, 0.5, ramp=LATE, group="late"),
-    RunSpec("small-hima-50-later-nowarm", "small", "hima", 0.5, 0.5, ramp=(0.5, 0.95), group="late"),
+    RunSpec("small-hima-50-later-nowarm", "small", "hima", 0.5, 0.5, ramp=LATER, group="late"),
     RunSpec("small-hima-30-late-nowarm", "small", "hima", 0.7, 0.7, ramp=LATE, group="late"),
+    # One trade-off curve at one setting (no Warm, Cold ramped in over 50-95% of the budget): 10..70% Cold; the
+    # 50% point again with seed 2, and a later ramp; the headline setting with seed 2 (the noise of the gap).
+    RunSpec("small-hima-10-later-nowarm", "small", "hima", 0.9, 0.9, ramp=LATER, group="curve-a"),
+    RunSpec("small-hima-30-later-nowarm", "small", "hima", 0.7, 0.7, ramp=LATER, group="curve-a"),
+    RunSpec("small-hima-70-later-nowarm", "small", "hima", 0.3, 0.3, ramp=LATER, group="curve-a"),
+    RunSpec("small-hima-50-later-nowarm-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, seed=2, group="curve-b"),
+    RunSpec("small-hima-50-latest-nowarm", "small", "hima", 0.5, 0.5, ramp=(0.7, 1.0), group="curve-b"),
+    RunSpec("small-hima-50-seed2", "small", "hima", *HIMA_50, ramp=RAMP, seed=2, group="curve-b"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
