@@ -29,7 +29,7 @@ import traceback
 import torch
 
 from . import measure
-from .suite import RunSpec
+from .suite import STEM_HOT, RunSpec
 
 LORA_RANK = 32
 
@@ -44,6 +44,12 @@ def finetune_specs(preset: str, base: str) -> list[RunSpec]:
         run("hima-50", "hima", 0.4, 0.5, ramp=(0.0, 0.0)),
         run("hima-50-nowarm", "hima", 0.5, 0.5, ramp=(0.0, 0.0)),
         run("hima-70", "hima", 0.2, 0.3, ramp=(0.0, 0.0)),
+        # The stem (position embeddings and the tied embedding's input side) kept Hot: the blocks above it are
+        # the Cold prefix, so backward runs down to the embeddings (less saved) but the input side adapts.
+        run("hima-50-stem", "hima", 0.5, 0.5, ramp=(0.0, 0.0), pins=STEM_HOT),
+        run("hima-30-stem", "hima", 0.7, 0.7, ramp=(0.0, 0.0), pins=STEM_HOT),
+        # Cold from the first step (first_retier 0): no all-Hot start.
+        run("hima-50-nowarm-step0", "hima", 0.5, 0.5, ramp=(0.0, 0.0), first_retier=0),
         run("lisa", "lisa"),
         # LoRA at full AdamW's lr (the LoRA paper's GPT-2 runs used 2e-4) and at 5x (adapters often want more).
         run("lora-lr1", "lora", engine=False, lora_rank=LORA_RANK, lr=lr),
@@ -68,6 +74,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retier-every", type=int, default=20, help="HiMA re-tier cadence (and the first re-tier)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     p.add_argument("--compile-backend", default="inductor", help="the base's per-block compile (smoke test: eager)")
+    p.add_argument("--tag", default="", help="results file finetune-<preset>-<tag>.json (a separate call, its own base)")
     p.add_argument("--only", default="", help="comma-separated method names (full, hima-50, lisa, lora-lr1, ...)")
     return p.parse_args(argv)
 
@@ -108,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if env["device"] == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    out_file = os.path.join(args.out, f"finetune-{args.preset}.json")
+    out_file = os.path.join(args.out, f"finetune-{args.preset}{'-' + args.tag if args.tag else ''}.json")
     results = {"env": env, "args": vars(args), "base": None, "runs": []}
     if os.path.exists(out_file):  # runs of an earlier call stay unless run again
         with open(out_file, encoding="utf-8") as f:

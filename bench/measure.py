@@ -200,6 +200,8 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
         train_step = bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
+    for name, tier in spec.pins:
+        hima.pin(name, tier)
     if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(
             f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "

@@ -139,7 +139,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "compile_seconds_hima": small and small["compile_s"][1],
         "library_model": LIBRARY[2] if library else None,
         "library_model_e2e_speedup": library and library["e2e_speedup"],
-        "budget_gib": None,  # the fixed-memory-budget search was not run (see README)
+        "budget_gib": None,  # filled from memory_budget.json (bench.memory_budget) when it was run
         "max_batch_full": None,
         "max_batch_hima": None,
         "small_val_gap_hima_50": small and small["val_gap"],
@@ -417,7 +417,13 @@ def update_summary(out: str, keys: dict) -> dict:
 
 def write_report(out: str) -> dict:
     runs = load_runs(out)
-    summary = update_summary(out, summarize(runs))
+    keys = summarize(runs)
+    budget = os.path.join(out, "memory_budget.json")  # bench.memory_budget's search, when it was run
+    if os.path.exists(budget):
+        with open(budget, encoding="utf-8") as f:
+            b = json.load(f)
+        keys.update(budget_gib=b["budget_gib"], max_batch_full=b["max_batch"]["full"], max_batch_hima=b["max_batch"]["hima"])
+    summary = update_summary(out, keys)
     try:
         from . import plots
     except ImportError as e:  # matplotlib absent (e.g. on the GPU machine): tables only, plots later

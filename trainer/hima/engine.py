@@ -107,6 +107,11 @@ class HiMA(EngineStateMixin):
             self._apply_tiers(self._lisa_tiers())
         else:
             self._apply_tiers(self._unscored_tiers())
+            if self._units is not None and config.first_retier == 0:
+                # Depth layout, first_retier 0: Cold (chosen by depth, not by score) from the first step, so the
+                # memory it frees is free from the start (fine-tuning; the largest batch that fits a budget).
+                self._scored_tiering = True
+                self._apply_tiers(self._depth_tiers(two_tier=config.method != "hima"))
         self._transitions = None  # the construction is not a transition
 
     # ---- the training step ---------------------------------------------------------------------------

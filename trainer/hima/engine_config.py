@@ -39,6 +39,9 @@ class HiMAConfig:
         cutoffs apply from the first re-tier.
     hot, warm: cutoffs, cumulative fractions of parameter ELEMENTS over tensors ranked by score;
         ``0 <= hot <= warm <= 1``; Cold share = ``1 - warm``.
+    first_retier: the first re-tier (steps); before it every tensor is Hot (scores are gathered). With the depth
+        layout, 0 applies the Cold prefix at construction (Cold is chosen by depth; Hot/Warm wait for scores), so
+        the memory it frees is free from the first step.
     warm_lr_scale: default 1.0 (measured). The earlier default, sqrt(k) = 2 for k=4, reasoned that k noisy Adam
         steps add up to about sqrt(k) single steps; measured, it made Warm tensors worse than frozen ones: GPT-2
         Small on an H200, the bottom half Warm at lr x 2 reached val 5.27 after 3000 steps where the same half

@@ -21,7 +21,8 @@ pytest.importorskip("peft")  # in the test extras (trainer/pyproject.toml); LoRA
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEYS = ["finetune_val_gap_hima", "finetune_ttq_speedup", "finetune_peak_reduction", "finetune_val_loss_full",
         "finetune_val_loss_hima", "finetune_val_loss_lisa", "finetune_peak_lisa_vs_hima", "finetune_val_loss_lora"]
-METHODS = ["full", "hima-30", "hima-50", "hima-50-nowarm", "hima-70", "lisa", "lora-lr1", "lora-lr2"]
+METHODS = ["full", "hima-30", "hima-50", "hima-50-nowarm", "hima-70", "hima-50-stem", "hima-30-stem", "hima-50-nowarm-step0",
+           "lisa", "lora-lr1", "lora-lr2"]
 STEPS = 6
 
 
