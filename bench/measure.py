@@ -16,10 +16,11 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
+from hima.base_weights import apply_base, load_base
 from hima.compile import compile_per_block, uncompiled
 from hima.config import resolve_config
 from hima.data import TokenBatches
@@ -51,6 +52,8 @@ class SuiteSettings:
     retier_every: int | None  # None: the preset's default
     compile_backend: str
     preset_override: str | None = None  # the smoke test runs every spec on "tiny"
+    forget_data: str | None = None  # fine-tuning: token files of the base's corpus, evaluated at start and end
+    eval_at_start: bool = False  # fine-tuning: evaluate the base before the first step (step 0 of the curves)
 
 
 class _NoEvents:
@@ -75,7 +78,7 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
     flags = {
         "preset": preset, "data": s.data, "out": run_dir, "run_id": spec.name, "max_steps": steps,
         "batch_size": s.batch, "block_size": s.seq, "data_order": "sequential",
-        "device": s.device, "method": spec.method, "hot": spec.hot, "warm": spec.warm,
+        "device": s.device, "method": "full" if spec.method == "lora" else spec.method, "hot": spec.hot, "warm": spec.warm,
         "seed": s.seed if spec.seed is None else spec.seed,
         "eval_batches": s.eval_batches, "eval_every": s.eval_every, "compile": False,  # compiled below
     }
@@ -94,17 +97,29 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
         flags["warm_lr_scale"] = spec.warm_every ** 0.5  # sqrt(k), the engine's rule for its default k
     if spec.ramp is not None:
         flags["ramp_start"], flags["ramp_end"] = spec.ramp
+    if spec.lr is not None:
+        flags["lr"], flags["min_lr"] = spec.lr, spec.lr / 10
+    if spec.init_from is not None:
+        flags["init_from"] = spec.init_from
     cfg = resolve_config({}, flags)
     # A short budget: warm up over at most a tenth of it, so most steps run at a real learning rate.
     cfg.warmup_steps = min(cfg.warmup_steps, max(1, steps // 10))
     return cfg
 
 
-def _plain_parts(cfg, device: str):
-    """What Trainer.__init__ builds, minus HiMA: the baseline a user would run (same seed, same init)."""
+def _plain_parts(cfg, device: str, spec: RunSpec):
+    """What Trainer.__init__ builds, minus HiMA: the baseline a user would run (same seed, same init, same
+    base weights); method "lora": LoRA adapters (peft) on the base, AdamW on the adapters alone."""
     torch.manual_seed(cfg.seed)
     batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size, cfg.seed, cfg.data_order)
-    model = GPT(gpt_config(cfg.preset, batches.meta.vocab_size, batches.block_size)).to(device)
+    model_config = gpt_config(cfg.preset, batches.meta.vocab_size, batches.block_size)
+    model = GPT(model_config).to(device)
+    if cfg.init_from:
+        apply_base(model, load_base(cfg.init_from), asdict(model_config))
+    if spec.method == "lora":
+        from .lora import add_lora
+
+        return model, add_lora(model, spec.lora_rank or 16, cfg, device), batches
     return model, make_optimizer(model, cfg, device), batches
 
 
@@ -128,6 +143,13 @@ def bare_step(model, optimizer, autocast, grad_clip: float, device: str):
 
 def _state_bytes(optimizer: torch.optim.Optimizer) -> int:
     return sum(t.numel() * t.element_size() for st in optimizer.state.values() for t in st.values() if torch.is_tensor(t))
+
+
+def _forget_batches(s: SuiteSettings, cfg, device: str) -> list:
+    if not s.forget_data:
+        return []
+    other = TokenBatches(s.forget_data, cfg.batch_size, cfg.block_size, cfg.seed, cfg.data_order)
+    return [(x.to(device), y.to(device)) for x, y in other.val_batches(cfg.eval_batches)]
 
 
 def _evaluate(model, val, autocast) -> float:
@@ -167,16 +189,19 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
 
         model, optimizer, batches, hima, autocast, train_step, blocks = build_library_run(spec, cfg, device)
     elif spec.engine:
-        trainer = Trainer(cfg, events, controls=None)  # type: ignore[arg-type]
+        base = load_base(cfg.init_from) if cfg.init_from else None
+        trainer = Trainer(cfg, events, controls=None, base=base)  # type: ignore[arg-type]
         model, optimizer, batches, hima = trainer.model, trainer.optimizer, trainer.batches, trainer.hima
         autocast = trainer.autocast
         train_step = trainer.train_step
     else:
-        model, optimizer, batches = _plain_parts(cfg, device)
+        model, optimizer, batches = _plain_parts(cfg, device, spec)
         hima = None
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
         train_step = bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
+    for name, tier in spec.pins:
+        hima.pin(name, tier)
     if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(
             f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "
@@ -263,9 +288,17 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         torch.cuda.reset_peak_memory_stats()
     cadence = EventCadence(setup, steps)
     cadence.start()
+    forget = _forget_batches(s, cfg, device)
+    forget_start = _evaluate(model, forget, autocast) if forget else None
+    val_start = _evaluate(model, val, autocast) if s.eval_at_start else None
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
 
     clock = StepClock(torch.device(device))
     losses, val_curve, state_curve, saved_fraction, compiles_at = [], [], [], [], []
+    if val_start is not None:
+        val_curve.append((0, val_start))
     cold_curve = [(0, hima.counts()["cold"]["elements"] / n_params)] if hima is not None else []
     steady_from = min(steps - 1, max(10, steps // 10))  # steps before this are warmup (first compiles)
     # Steady-state memory starts after HiMA's first re-tier (before it every tensor is Hot); the same
@@ -319,6 +352,9 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
 
     step_ms = clock.step_ms()
     wall_s = time.perf_counter() - started
+    forget_end = _evaluate(model, forget, autocast) if forget else None
+    if spec.save_weights:
+        torch.save(model.state_dict(), spec.save_weights)
     result = {
         "name": spec.name, "status": "ok", "spec": spec.to_json(),
         "config": result_config(spec, s, setup),
@@ -327,6 +363,9 @@ def run_one(spec: RunSpec, s: SuiteSettings) -> dict:
         "train_loss": [round(v, 5) for v in torch.stack(losses).float().tolist()],
         "val_curve": [[st, round(v, 5)] for st, v in val_curve],
         "final_val_loss": val_curve[-1][1],
+        # Fine-tuning: the loss on the base's own corpus before and after (forgetting).
+        "forget_val_loss": [forget_start, forget_end] if forget else None,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad) if spec.method == "lora" else None,
         "memory": _memory(cuda, model_bytes, [p - leftover for p in step_peaks], memory_from, leftover),
         "optimizer_state": {
             "end_bytes": state_curve[-1][1], "max_bytes": max(b for _, b in state_curve),
@@ -365,6 +404,8 @@ def result_config(spec: RunSpec, s: SuiteSettings, setup: Setup) -> dict:
         "layout": getattr(getattr(setup.hima, "config", None), "layout", None) if setup.hima is not None and cfg.method not in ("full", "random-static") else None,
         "ramp_steps": [setup.hima.config.ramp_start, setup.hima.config.ramp_end] if setup.hima is not None else None,
         "model": spec.model,
+        "init_from": os.path.basename(cfg.init_from) if cfg.init_from else None,
+        "lora_rank": spec.lora_rank if spec.method == "lora" else None,
     }
 
 

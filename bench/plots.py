@@ -22,16 +22,17 @@ def _model_groups(runs: dict) -> list[tuple[str, list[dict]]]:
     return [(t, rs) for t, rs in groups if rs]
 
 
-def _val_curves(out: str, runs: dict, name: str, points, xlabel: str, title: str) -> str | None:
-    """One panel per model: each run's val loss against ``points(run)``'s x values; AdamW drawn bold."""
-    groups = _model_groups(runs)
+def _val_curves(out: str, runs: dict, name: str, points, xlabel: str, title: str, groups=None) -> str | None:
+    """One panel per model (``groups``: (title, runs) pairs; default by name prefix): each run's val loss
+    against ``points(run)``'s x values; AdamW drawn bold."""
+    groups = groups if groups is not None else _model_groups(runs)
     if not groups:
         return None
     fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 4.5), squeeze=False)
     for ax, (model, rs) in zip(axes[0], groups):
         for r in rs:
             xs, losses = zip(*points(r))
-            style = dict(color="black", linewidth=2.2) if r["config"]["method"] == "full" else {}
+            style = dict(color="black", linewidth=2.2) if r["spec"]["method"] == "full" else {}
             ax.plot(xs, losses, marker="o", markersize=2, label=r["name"], **style)
         ax.set_title(f"{model}: {title}")
         ax.set_xlabel(xlabel)

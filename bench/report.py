@@ -139,7 +139,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "compile_seconds_hima": small and small["compile_s"][1],
         "library_model": LIBRARY[2] if library else None,
         "library_model_e2e_speedup": library and library["e2e_speedup"],
-        "budget_gib": None,  # the fixed-memory-budget search was not run (see README)
+        "budget_gib": None,  # filled from memory_budget.json (bench.memory_budget) when it was run
         "max_batch_full": None,
         "max_batch_hima": None,
         "small_val_gap_hima_50": small and small["val_gap"],
@@ -400,12 +400,30 @@ def write_readme(out: str, runs: dict, summary: dict, plots: list[str]) -> str:
     return path
 
 
-def write_report(out: str) -> dict:
-    runs = load_runs(out)
-    summary = summarize(runs)
-    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+def update_summary(out: str, keys: dict) -> dict:
+    """Write ``keys`` into <out>/summary.json, keeping the keys other reports own (bench.finetune_report's)."""
+    path = os.path.join(out, "summary.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        summary = {}
+    summary.update(keys)
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
+    return summary
+
+
+def write_report(out: str) -> dict:
+    runs = load_runs(out)
+    keys = summarize(runs)
+    budget = os.path.join(out, "memory_budget.json")  # bench.memory_budget's search, when it was run
+    if os.path.exists(budget):
+        with open(budget, encoding="utf-8") as f:
+            b = json.load(f)
+        keys.update(budget_gib=b["budget_gib"], max_batch_full=b["max_batch"]["full"], max_batch_hima=b["max_batch"]["hima"])
+    summary = update_summary(out, keys)
     try:
         from . import plots
     except ImportError as e:  # matplotlib absent (e.g. on the GPU machine): tables only, plots later

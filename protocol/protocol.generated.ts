@@ -16,7 +16,7 @@ export type ProtocolVersion = 1
  * This interface was referenced by `HimaProtocol`'s JSON-Schema
  * via the `definition` "Method".
  */
-export type Method = ("full" | "hima" | "random-static" | "hima-no-warm" | "hima-no-warm-cold")
+export type Method = ("full" | "hima" | "random-static" | "hima-no-warm" | "hima-no-warm-cold" | "lisa")
 /**
  * Optimizer steps completed so far (0 before the first step).
  * 
@@ -85,6 +85,20 @@ tensors: TensorInfo[]
  * Training processes (torchrun ranks); absent or 1 for a one-process run.
  */
 nproc?: number
+/**
+ * The weights the run started from (fine-tuning, `init_from`); null or absent for a run from scratch.
+ */
+base?: ({
+path: string
+kind: ("hima-checkpoint" | "state-dict")
+/**
+ * The base run's step (HiMA checkpoints).
+ */
+step?: (number | null)
+run_id?: (string | null)
+sha256?: string
+tensors?: number
+} | null)
 }
 /**
  * Tier boundaries as cumulative fractions of parameter ELEMENTS, tensors ranked by score (highest first). Tensors whose cumulative element share is within `hot` are Hot, within `warm` are Warm, the rest Cold. 0 <= hot <= warm <= 1; the Cold share is 1 - warm.
@@ -409,7 +423,7 @@ cold: number
 
 export const PROTOCOL_VERSION = 1 as const;
 export const TIERS = ["hot","warm","cold"] as const;
-export const METHODS = ["full","hima","random-static","hima-no-warm","hima-no-warm-cold"] as const;
+export const METHODS = ["full","hima","random-static","hima-no-warm","hima-no-warm-cold","lisa"] as const;
 export const EVENT_TYPES = ["hello","step","tiers","memory","eval","ack","rejected","error","checkpoint","status","done"] as const;
 export const CONTROL_TYPES = ["set_cutoffs","pin","unpin","pause","resume","checkpoint","stop"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -75,17 +75,5 @@ for p in "${packages[@]}"; do
 done
 
 log "tokenizing $CORPUS -> $OUT"
-# prepareDataset bundled from the current source, like `node dist/cli.js prepare` with the same flags: a
-# dist/ built before the reader learnt a format (.pod) would silently skip those files.
-npx esbuild scripts/prepareDatasetEntry.ts --bundle --platform=node --format=cjs --log-level=warning \
-  --outfile="$CACHE/prepare-dataset.cjs"
-node "$CACHE/prepare-dataset.cjs" --source "$CORPUS" --out "$OUT" >/dev/null
-# prepare records the absolute folder ("folder:/home/…/.cache/…"), which then shows up in benchmark results
-# from other machines; the packages and versions say what the text is, wherever it was prepared.
-SOURCE="$source_name" node -e '
-  const fs = require("fs"), file = process.argv[1];
-  const meta = JSON.parse(fs.readFileSync(file, "utf8"));
-  fs.writeFileSync(file, JSON.stringify({ ...meta, source: process.env.SOURCE }, null, 2) + "\n");
-' "$OUT/meta.json"
-log "$(node -p 'const m = require(require("path").resolve(process.argv[1])); `${m.source}: ${m.n_train} train / ${m.n_val} val tokens`' "$OUT/meta.json")"
+bash scripts/tokenize-corpus.sh "$CORPUS" "$OUT" "$source_name"
 log "done in $(( $(date +%s) - start )) s"

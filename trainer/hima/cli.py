@@ -15,6 +15,7 @@ import sys
 import time
 from typing import IO
 
+from .base_weights import load_base
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint
 from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_config
 from .control import ControlReader, ControlSocket
@@ -34,7 +35,7 @@ SLOW_START_ENV = "HIMA_TEST_SLOW_START"
 # flag dest -> TrainConfig field, for flags that map one to one.
 _FLAG_FIELDS = (
     "preset", "data", "out", "max_steps", "method", "hot", "warm", "run_id", "device", "seed",
-    "batch_size", "lr", "eval_every", "checkpoint_every",
+    "batch_size", "lr", "eval_every", "checkpoint_every", "init_from",
 )
 
 
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-every", type=int)
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile each transformer block")
+    train.add_argument("--init-from", help="start from these weights (a HiMA checkpoint, checkpoints/ folder, run folder, "
+                       "or a torch.save'd state dict) with a fresh optimizer and schedule: fine-tuning")
     train.add_argument("--resume", help="checkpoint file, checkpoints/ folder or run folder to continue from")
     train.add_argument("--quiet-stdout", action="store_true", help="write events only to <out>/events.jsonl")
     train.add_argument("--control-socket", help="also read control lines from a Unix socket at this path (e.g. <out>/control.sock)")
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
+        # Read before the run folder is made: a missing or damaged base leaves nothing behind.
+        base = load_base(cfg.init_from) if cfg.init_from and resume is None else None
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         if rank > 0:
             from .rank_watch import FollowerEvents, RankReports
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 # held SIGTERM goes on to stop_signals.
                 join_guard = JoinGuard()
             time.sleep(float(os.environ.get(SLOW_START_ENV, "0")))
-        trainer = Trainer(cfg, events, controls, resume, join_guard=join_guard, stop_signals=stop_signals)
+        trainer = Trainer(cfg, events, controls, resume, join_guard=join_guard, stop_signals=stop_signals, base=base)
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         return _start_failed(e, str(e), 2, events, event_stream, channel)
     except Exception as e:  # e.g. a CUDA error: under torchrun, rank 0 must learn of another rank's too

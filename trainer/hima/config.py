@@ -87,6 +87,11 @@ class TrainConfig:
     # default, no ramp). See HiMAConfig.ramp_start.
     ramp_start: float | None = None
     ramp_end: float | None = None
+    lisa_layers: int | None = None  # method "lisa" only: blocks trained at a time (HiMAConfig.lisa_layers)
+    lisa_interval: int | None = None  # method "lisa" only: steps between samples
+    # Start from these weights (a HiMA checkpoint, a run folder, or a file holding a state dict saved with
+    # torch.save), with a fresh optimizer, schedule and tiers: fine-tuning / continued pre-training.
+    init_from: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -112,7 +117,7 @@ _OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
 _ENGINE_KEYS = (
     "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every", "probe_fraction",
     "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "pin_biases", "cold_state",
-    "warm_skip_backward", "layout", "warm_placement",
+    "warm_skip_backward", "layout", "warm_placement", "lisa_layers", "lisa_interval",
 )
 
 

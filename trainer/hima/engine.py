@@ -24,6 +24,7 @@ Typical loop::
 from __future__ import annotations
 
 import math
+import random
 
 import torch
 from torch import nn
@@ -91,7 +92,7 @@ class HiMA(EngineStateMixin):
         self._updated_last_step = 0
         self._units: DepthUnits | None = None
         self._input_cut: InputSideCut | None = None
-        if self._uses_tiering and config.layout == "depth":
+        if (self._uses_tiering and config.layout == "depth") or config.method == "lisa":
             self._units = depth_units(model, self._params, blocks)
             self._unit_of = self._units.unit_of()
             self._input_cut = InputSideCut(self._units.tied_embeddings)
@@ -102,8 +103,15 @@ class HiMA(EngineStateMixin):
         if config.method == "random-static":
             frozen = random_cold_indices(self._numels, config.random_cold_fraction, config.seed)
             self._apply_tiers(["cold" if i in frozen else "hot" for i in range(len(self._params))])
+        elif config.method == "lisa":
+            self._apply_tiers(self._lisa_tiers())
         else:
             self._apply_tiers(self._unscored_tiers())
+            if self._units is not None and config.first_retier == 0:
+                # Depth layout, first_retier 0: Cold (chosen by depth, not by score) from the first step, so the
+                # memory it frees is free from the start (fine-tuning; the largest batch that fits a budget).
+                self._scored_tiering = True
+                self._apply_tiers(self._depth_tiers(two_tier=config.method != "hima"))
         self._transitions = None  # the construction is not a transition
 
     # ---- the training step ---------------------------------------------------------------------------
@@ -143,6 +151,8 @@ class HiMA(EngineStateMixin):
         if self._retier_due(self._step):
             self._scored_tiering = True
             self._retier()
+        elif self.config.method == "lisa" and self._step % self.config.lisa_interval == 0:
+            self._record(self._apply_tiers(self._lisa_tiers()))
         self._set_requires_grad()
 
     def zero_grad(self) -> None:
@@ -328,6 +338,17 @@ class HiMA(EngineStateMixin):
             unit_scores, unit_numels, self.cutoffs_in_force(), current, pins, self.config.hysteresis, two_tier=two_tier,
             warm_by_depth=self.config.warm_placement == "depth")
         return [unit_tiers[self._unit_of[i]] for i in range(len(self._params))]
+
+    def _lisa_tiers(self) -> list[Tier]:
+        """LISA's sample for the current interval: the stem and head units Hot, ``lisa_layers`` of the blocks Hot, the other blocks Cold (a model without blocks: its first and last units always Hot). Seeded by (seed, interval number), so a resumed run draws
+        the same blocks."""
+        names = self._units.names
+        always = {u for u, name in enumerate(names) if name in ("stem", "head")} or {0, len(names) - 1}
+        middle = [u for u in range(len(names)) if u not in always]
+        interval = self._step // self.config.lisa_interval
+        rng = random.Random(self.config.seed * 1_000_003 + interval)
+        hot_units = always | set(rng.sample(middle, min(self.config.lisa_layers, len(middle))))
+        return ["hot" if self._unit_of[i] in hot_units else "cold" for i in range(len(self._params))]
 
     def _record(self, changes: list[tuple[str, Tier, Tier]]) -> None:
         # Changes accumulate until the loop takes them, so none are lost between two events.

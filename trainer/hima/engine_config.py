@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .tiering import Tier, validate_cutoffs, validate_tier
 
-METHODS = ("full", "hima", "random-static", "hima-no-warm", "hima-no-warm-cold")
+METHODS = ("full", "hima", "random-static", "hima-no-warm", "hima-no-warm-cold", "lisa")
 LAYOUTS = ("depth", "tensor")
 
 
@@ -18,7 +18,10 @@ class HiMAConfig:
         set of tensors covering ``random_cold_fraction`` of the elements is Cold for the whole run, the rest
         Hot), ``hima-no-warm`` (ablation: Hot/Cold only; the ``warm`` cutoff is the Hot boundary, so the Cold
         share equals ``hima``'s with the same cutoffs), ``hima-no-warm-cold`` (the other ablation: Hot/Cold
-        only, the Hot boundary is the ``hot`` cutoff, so what ``hima`` would make Warm is Cold: less compute).
+        only, the Hot boundary is the ``hot`` cutoff, so what ``hima`` would make Warm is Cold: less compute),
+        ``lisa`` (LISA, Pan et al., NeurIPS 2024, as a baseline in the same engine: the stem and head units
+        (embeddings, final norm, output layer) always Hot, ``lisa_layers`` blocks sampled uniformly at random
+        every ``lisa_interval`` steps are Hot, every other block Cold; no scores, cutoffs or pins).
     layout: ``depth`` (default) or ``tensor``. ``tensor``: every tensor is tiered on its own by its score, so
         Cold tensors end up scattered over depth. ``depth``: tiers are kept per depth unit (stem, each block,
         head: see ``hima.depth``), Cold is a contiguous prefix of units from the bottom, and the other units
@@ -36,6 +39,9 @@ class HiMAConfig:
         cutoffs apply from the first re-tier.
     hot, warm: cutoffs, cumulative fractions of parameter ELEMENTS over tensors ranked by score;
         ``0 <= hot <= warm <= 1``; Cold share = ``1 - warm``.
+    first_retier: the first re-tier (steps); before it every tensor is Hot (scores are gathered). With the depth
+        layout, 0 applies the Cold prefix at construction (Cold is chosen by depth; Hot/Warm wait for scores), so
+        the memory it frees is free from the first step.
     warm_lr_scale: default 1.0 (measured). The earlier default, sqrt(k) = 2 for k=4, reasoned that k noisy Adam
         steps add up to about sqrt(k) single steps; measured, it made Warm tensors worse than frozen ones: GPT-2
         Small on an H200, the bottom half Warm at lr x 2 reached val 5.27 after 3000 steps where the same half
@@ -59,6 +65,9 @@ class HiMAConfig:
         ``torch.compile`` every distinct ``requires_grad`` pattern of a block is a separate graph: with only
         the 4 matrices of a GPT block free there are at most 2**4 = 16 patterns, with the biases free 256.
         Pins apply to ``hima`` and ``hima-no-warm`` only.
+    lisa_layers, lisa_interval: LISA's gamma (blocks trained at a time; default 2, ms-swift's LISA default)
+        and K (steps between samples; default 20, as in LMFlow's LISA fine-tuning script). A block left out has
+        its optimizer state evicted like any Cold tensor, and restored when it is sampled again.
     cold_state: ``offload`` (Cold optimizer state copied to CPU memory and restored on thaw) or ``drop``
         (freed; re-created as zeros by the optimizer on thaw).
     warm_skip_backward: Warm tensors get ``requires_grad`` False on steps where they are not updated.
@@ -86,6 +95,8 @@ class HiMAConfig:
     warm_placement: str = "score"
     ramp_start: int = 0
     ramp_end: int = 0
+    lisa_layers: int = 2
+    lisa_interval: int = 20
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -94,7 +105,7 @@ class HiMAConfig:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0),
-                          ("ramp_start", 0), ("ramp_end", 0)):
+                          ("ramp_start", 0), ("ramp_end", 0), ("lisa_layers", 1), ("lisa_interval", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -18,6 +18,7 @@ import torch
 
 from . import HiMA, HiMAConfig, compile_per_block
 from .compile import uncompiled
+from .base_weights import BaseWeights, apply_base
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
 from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
@@ -83,9 +84,11 @@ def _finite_score(score) -> float:
 class Trainer:
     def __init__(
         self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
-        join_guard: JoinGuard | None = None, stop_signals: StopSignals | None = None,
+        join_guard: JoinGuard | None = None, stop_signals: StopSignals | None = None, base: BaseWeights | None = None,
     ):
-        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch).
+        """``base``: the weights to start from (``cfg.init_from``, read by hima.base_weights.load_base); ignored on
+        resume, where the checkpoint holds the weights and records the base.
+        ``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch).
         ``stop_signals``: the installed handlers (cli), so a signal during start-up stops the run; without it
         signals are not handled here."""
         self.cfg, self.events, self.controls = cfg, events, controls
@@ -111,6 +114,9 @@ class Trainer:
         self.batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size or MODEL_PRESETS[cfg.preset]["block_size"], cfg.seed, cfg.data_order)
         self.model_config = gpt_config(cfg.preset, self.batches.meta.vocab_size, self.batches.block_size)
         self.model = GPT(self.model_config).to(self.device)
+        self.base = base.describe() if base is not None else None  # what `hello` records as the run's base
+        if base is not None and resume is None:
+            apply_base(self.model, base, asdict(self.model_config))
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
         if cfg.compile:
@@ -160,6 +166,7 @@ class Trainer:
         self.last_val_step = counters.get("last_val_step")
         self.transitions_total = counters.get("transitions_total", 0)
         self.last_checkpoint = ckpt["path"]
+        self.base = ckpt.get("base")
 
     def save(self) -> str | None:
         if self.dist is not None and not self.dist.is_main:
@@ -169,6 +176,7 @@ class Trainer:
             "hima": self.hima.state_dict(),
             "config": self.cfg.to_json(),
             "model_config": asdict(self.model_config),
+            "base": self.base,
             "rng": rng_state(),
             "data": {"seed": self.cfg.seed, "order": self.cfg.data_order, "next_step": self.step},
             "counters": {
@@ -188,7 +196,7 @@ class Trainer:
             max_steps=self.cfg.max_steps, start_step=self.start_step, cutoffs=self._cutoffs(),
             model={"preset": self.cfg.preset, "n_params": self.model.num_params(), "n_layer": self.model_config.n_layer},
             config={**self.cfg.to_json(), "device": self.device}, tensors=tensor_infos(self.model),
-            nproc=self.dist.world_size if self.dist else 1,
+            nproc=self.dist.world_size if self.dist else 1, base=self.base,
         )
 
     def _cutoffs(self) -> dict:

@@ -200,3 +200,15 @@ def test_a_hugging_face_gpt2_through_the_public_api():
     assert model.transformer.h[0].attn.c_attn.weight.grad is None and model.transformer.wte.weight.grad is not None
     cold = [k for k in range(4) if hima.tier_of(f"transformer.h.{k}.attn.c_attn.weight") == "cold"]
     assert not any(needs_grad[k] for k in cold + [len(cold)])  # backward stops at the lowest trainable block
+
+
+def test_first_retier_0_makes_the_cold_prefix_before_the_first_step():
+    model = gpt()
+    hima = engine(model, first_retier=0)
+    tiers = hima.tiers()
+    assert tiers["transformer.wpe.weight"] == "cold" and tiers["transformer.h.0.attn.c_attn.weight"] == "cold"
+    assert tiers["transformer.wte.weight"] == "hot"  # the head is never Cold
+    assert not model.transformer.h[0].attn.c_attn.weight.requires_grad
+    assert all(p not in hima.optimizer.state for n, p in model.named_parameters() if tiers[n] == "cold")
+    train(model, hima, 3)  # and it trains from there
+    assert hima.tiers()["transformer.h.0.attn.c_attn.weight"] == "cold"
