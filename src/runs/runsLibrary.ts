@@ -3,15 +3,24 @@
 // edits (tags and note, display name, delete). Plain Node; the `vscode` side is src/views/RunsPanel.ts.
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import type { CompareChartName, CompareView, OverlaySeries, RunSummary, TimelineView } from "../../common/runsMessages";
 import { debiasedEma } from "../../common/smoothing";
 import { MinMaxBuckets } from "../run/downsample";
 import { EVENTS_FILE, RUN_ID_PATTERN } from "../run/RunStore";
 import { findLiveRun, safeRunDir } from "../run/runDiscovery";
-import { runFolderProblem } from "../run/runFolderCheck";
+import { readRunFile, runFolderProblem, writePrivateFile } from "../run/runFolderCheck";
 import { COMPARE_COLUMNS, compareCells, compareRuns, formatComparison } from "./compare";
 import { META_FILE, readRunMeta, writeRunMeta } from "./runMeta";
 import { readRunRecord, type RunRecord, type Series } from "./runRecord";
+
+/**
+ * The table's summaries, kept in the runs folder between sessions (keyed by each log's size and mtime and the
+ * meta's mtime), so opening the Runs view after a reload reads only the runs that changed. Its name starts
+ * with a dot: never a run id.
+ */
+export const SUMMARY_CACHE_FILE = ".hima-runs-summaries.json";
+const SUMMARY_CACHE_VERSION = 1;
 
 /** Points per run per chart in a comparison. */
 export const COMPARE_MAX_POINTS = 1000;
@@ -50,8 +59,49 @@ interface Cached {
 
 export class RunsLibrary {
   private readonly cache = new Map<string, Cached>();
+  private disk: Map<string, { key: string; summary: RunSummary }> | null = null;
 
   constructor(readonly runsDir: string) {}
+
+  private async loadDiskCache(): Promise<Map<string, { key: string; summary: RunSummary }>> {
+    if (this.disk) return this.disk;
+    this.disk = new Map();
+    try {
+      const raw = JSON.parse(await readRunFile(join(this.runsDir, SUMMARY_CACHE_FILE))) as { version?: unknown; runs?: unknown };
+      if (raw.version === SUMMARY_CACHE_VERSION && raw.runs && typeof raw.runs === "object") {
+        for (const [id, v] of Object.entries(raw.runs as Record<string, { key?: unknown; summary?: RunSummary }>)) {
+          if (RUN_ID_PATTERN.test(id) && typeof v?.key === "string" && v.summary && v.summary.id === id) this.disk.set(id, { key: v.key, summary: v.summary });
+        }
+      }
+    } catch {
+      // none yet, or unreadable: rebuilt below
+    }
+    return this.disk;
+  }
+
+  private async saveDiskCache(): Promise<void> {
+    if (!this.disk) return;
+    const tmp = join(this.runsDir, `${SUMMARY_CACHE_FILE}.${randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await writePrivateFile(tmp, JSON.stringify({ version: SUMMARY_CACHE_VERSION, runs: Object.fromEntries(this.disk) }));
+      await fs.rename(tmp, join(this.runsDir, SUMMARY_CACHE_FILE));
+    } catch {
+      await fs.rm(tmp, { force: true }).catch(() => undefined); // a read-only runs folder: no cache, no harm
+    }
+  }
+
+  /** The key a run's cached figures are valid for: its log's size and mtime, its meta's mtime. */
+  private async keyOf(id: string): Promise<{ dir: string; key: string }> {
+    const dir = safeRunDir(this.runsDir, id);
+    const st = await fs.lstat(dir);
+    if (!st.isDirectory()) throw new Error(`${id} is not a run folder`);
+    const problem = await runFolderProblem(dir);
+    if (problem) throw new Error(problem);
+    const ev = await fs.lstat(join(dir, EVENTS_FILE));
+    if (!ev.isFile()) throw new Error(`${id}: ${EVENTS_FILE} is not a file`);
+    const meta = await fs.lstat(join(dir, META_FILE)).catch(() => null);
+    return { dir, key: `${ev.size}:${ev.mtimeMs}:${meta?.mtimeMs ?? 0}` };
+  }
 
   /** Every run folder's summary, newest start first. Unreadable folders are left out. */
   async list(): Promise<RunSummary[]> {
@@ -62,27 +112,43 @@ export class RunsLibrary {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;
     }
+    const disk = await this.loadDiskCache();
+    let changed = false;
     const out: RunSummary[] = [];
     for (const id of names) {
       if (!RUN_ID_PATTERN.test(id)) continue;
-      const r = await this.record(id).catch(() => null);
-      if (r) out.push(r.summary);
+      try {
+        const { key } = await this.keyOf(id);
+        const kept = disk.get(id);
+        // A run that was training when cached may have ended since without writing more: read it again.
+        if (kept && kept.key === key && kept.summary.status !== "running" && !this.cache.has(id)) {
+          out.push(kept.summary);
+          continue;
+        }
+        const r = await this.record(id);
+        out.push(r.summary);
+        if (kept?.key !== key || JSON.stringify(kept.summary) !== JSON.stringify(r.summary)) {
+          disk.set(id, { key: this.cache.get(id)!.key, summary: r.summary });
+          changed = true;
+        }
+      } catch {
+        // not a readable run folder: left out of the table
+      }
     }
     for (const id of [...this.cache.keys()]) if (!names.includes(id)) this.cache.delete(id);
+    for (const id of [...disk.keys()]) {
+      if (!names.includes(id)) {
+        disk.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) await this.saveDiskCache();
     return out.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || a.id.localeCompare(b.id));
   }
 
   /** A run read whole; re-read only when its event log or meta changed (or it is live). */
   async record(id: string): Promise<RunRecord> {
-    const dir = safeRunDir(this.runsDir, id);
-    const st = await fs.lstat(dir);
-    if (!st.isDirectory()) throw new Error(`${id} is not a run folder`);
-    const problem = await runFolderProblem(dir);
-    if (problem) throw new Error(problem);
-    const ev = await fs.lstat(join(dir, EVENTS_FILE));
-    if (!ev.isFile()) throw new Error(`${id}: ${EVENTS_FILE} is not a file`);
-    const meta = await fs.lstat(join(dir, META_FILE)).catch(() => null);
-    const key = `${ev.size}:${ev.mtimeMs}:${meta?.mtimeMs ?? 0}`;
+    const { dir, key } = await this.keyOf(id);
     const hit = this.cache.get(id);
     if (hit && hit.key === key && hit.record.summary.status !== "running") return hit.record;
     let record = await readRunRecord(dir);

@@ -2,13 +2,14 @@
 // commands, on hand-made run folders whose figures are known exactly (test/fixtures/compareRuns.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/runCli";
 import { compareRuns, configDiff, formatComparison } from "../../src/runs/compare";
 import { runCsv } from "../../src/runs/exportCsv";
 import { foldRun, readRunRecord } from "../../src/runs/runRecord";
 import { readRunMeta, writeRunMeta, checkRunMeta, parseTags } from "../../src/runs/runMeta";
+import { RunsLibrary, SUMMARY_CACHE_FILE } from "../../src/runs/runsLibrary";
 import { BASELINE, HIMA, handRunEvents, writeHandRun } from "../fixtures/compareRuns";
 import { tempDir } from "../fixtures/runHelpers";
 import { memoryIO } from "./cliHelpers";
@@ -159,4 +160,26 @@ test("`hima export` writes CSV, TensorBoard folders and Markdown; --help lists c
   assert.match(help.out(), /hima compare RUN_DIR RUN_DIR\.\.\. \[--baseline RUN_DIR\]/);
   assert.match(help.out(), /hima export RUN_DIR .*--format csv\|tensorboard\|markdown --out PATH/);
   assert.ok(formatComparison(compareRuns([await readRunRecord(base)])).includes("base-full"));
+});
+
+test("the runs library keeps summaries on disk: a new window reads only runs whose log or meta changed", async () => {
+  const { runs, hima } = twoRuns();
+  const first = await new RunsLibrary(runs).list();
+  assert.deepEqual(first.map((r) => r.id).sort(), ["base-full", "hima-50"]);
+  const cache = JSON.parse(readFileSync(join(runs, SUMMARY_CACHE_FILE), "utf8"));
+  assert.deepEqual(Object.keys(cache.runs).sort(), ["base-full", "hima-50"]);
+  // A cached summary is used as long as the log is unchanged (proved by planting a different name in it)...
+  cache.runs["base-full"].summary.name = "from the cache";
+  writeFileSync(join(runs, SUMMARY_CACHE_FILE), JSON.stringify(cache));
+  assert.equal((await new RunsLibrary(runs).list()).find((r) => r.id === "base-full")!.name, "from the cache");
+  // ...and a run whose meta changed is read again.
+  const lib = new RunsLibrary(runs);
+  await lib.setMeta("hima-50", { name: "renamed" });
+  assert.equal((await new RunsLibrary(runs).list()).find((r) => r.id === "hima-50")!.name, "renamed");
+  // A deleted run leaves the table and the cache; a corrupt cache file is rebuilt.
+  await lib.delete("hima-50");
+  assert.ok(!existsSync(hima));
+  writeFileSync(join(runs, SUMMARY_CACHE_FILE), "{not json");
+  assert.deepEqual((await new RunsLibrary(runs).list()).map((r) => r.id), ["base-full"]);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(runs, SUMMARY_CACHE_FILE), "utf8")).runs), ["base-full"]);
 });
