@@ -12,6 +12,7 @@ import { TierLegend } from "./TierLegend";
 import { CutoffControls } from "./CutoffControls";
 import { Charts } from "./Charts";
 import { RunHeader } from "./RunHeader";
+import { canvasPng } from "./runs/png";
 
 const host = connectToHost();
 let theme = readTheme();
@@ -28,6 +29,16 @@ const mapSection = document.createElement("section");
 mapSection.className = "map-section";
 const mapTitle = document.createElement("h2");
 mapTitle.textContent = "Tier map";
+const mapPng = document.createElement("button");
+mapPng.className = "link-button";
+mapPng.textContent = "PNG";
+mapPng.title = "Save the tier map as PNG";
+mapPng.dataset.testid = "png-tiermap";
+mapPng.addEventListener("click", () => {
+  const canvas = tierMap.element.querySelector("canvas");
+  if (canvas) host.post({ kind: "savePng", name: `tier-map-step-${legendStep ?? 0}.png`, dataUrl: canvasPng(canvas) });
+});
+mapTitle.append(" ", mapPng);
 mapSection.append(mapTitle, legend.element, tierMap.element);
 body.append(mapSection, cutoffs.element, charts.element);
 const root = document.getElementById("app") ?? document.body;
@@ -43,6 +54,8 @@ watchTheme((t) => {
 });
 
 let tensors: PanelSnapshot["tensors"] = [];
+/** Step of the tiering on screen (names the tier map's PNG). */
+let legendStep: number | null = null;
 
 /** Elements pinned per tier, for the legend's requested-vs-achieved note. */
 function pinnedElements(states: TensorState[]): Record<Tier, number> {
@@ -58,6 +71,7 @@ function applySnapshot(s: PanelSnapshot): void {
   tierMap.setTensors(s.tensors);
   tierMap.setTiers(s.tiers, s.history);
   legend.setCounts(s.counts, s.tierStep);
+  legendStep = s.tierStep;
   legend.setShares(s.counts, s.cutoffs, pinnedElements(s.tiers));
   cutoffs.setCutoffs(s.cutoffs);
   applyUpdate({ run: s.run, live: s.live, controls: s.controls, charts: s.charts, rankMemory: s.rankMemory });
@@ -84,6 +98,7 @@ function applyUpdate(u: PanelUpdate): void {
   if (u.tiers) {
     tierMap.setTiers(u.tiers.states, u.tiers.history);
     legend.setCounts(u.tiers.counts, u.tiers.step);
+    legendStep = u.tiers.step;
     legend.setShares(u.tiers.counts, u.tiers.cutoffs, pinnedElements(u.tiers.states));
     cutoffs.setCutoffs(u.tiers.cutoffs);
   }

@@ -119,6 +119,15 @@ describe("tier map and controls (headless Chromium)", () => {
     assert.equal(await panel.page.locator("[data-testid=tier-legend] canvas.swatch").count(), 3, "legend swatches carry the marks");
   });
 
+  it("the tier map exports as a PNG named after its step", async () => {
+    const n = (await panel.sent()).length;
+    await panel.page.click("[data-testid=png-tiermap]");
+    const m = (await panel.sent()).slice(n).find((x) => x.kind === "savePng");
+    assert.ok(m && m.kind === "savePng");
+    assert.equal(m.name, "tier-map-step-50.png");
+    assert.equal(Buffer.from(m.dataUrl.slice(m.dataUrl.indexOf(",") + 1), "base64").subarray(1, 4).toString("latin1"), "PNG");
+  });
+
   it("the control history keeps every control, scrolls, and filters to mine", async () => {
     for (let i = 0; i < 12; i++) model.apply({ v: 1, type: "rejected", id: null, reason: `bad line ${i} from another client` });
     await send();
