@@ -7,6 +7,8 @@ import { TIERS } from "../protocol/protocol.generated";
 
 /** Share points (of 100) below which requested and achieved count as the same. */
 export const SHARE_TOLERANCE = 0.02;
+/** Without a pin to blame, a gap this small is the granularity of whole tensors (or depth units): not worth a note. */
+export const GRANULARITY_TOLERANCE = 0.05;
 
 export interface ShareGap {
   requested: Record<Tier, number>;
@@ -31,6 +33,7 @@ export function shareGap(counts: TierCounts, cutoffs: Cutoffs, pinnedElements: R
   const parts = off.map((t) => `${name(t)} ${pct(achieved[t])} (asked ${pct(requested[t])})`);
   // Pins explain it when a tier holds more pinned elements than it was asked to, or pins fill what a tier lacks.
   const pinBlocked = off.filter((t) => pinned[t] > requested[t] + SHARE_TOLERANCE);
+  if (pinBlocked.length === 0 && off.every((t) => Math.abs(achieved[t] - requested[t]) <= GRANULARITY_TOLERANCE)) return null;
   const why = pinBlocked.length
     ? `pins hold ${pinBlocked.map((t) => `${pct(pinned[t])} of the elements ${name(t)}`).join(" and ")}, more than asked`
     : TIERS.some((t) => pinned[t] > 0)

@@ -38,6 +38,9 @@ export async function compareAndExport(steps: StepRunner, page: Page, opts: { re
     await waitUntil("the smoothed-loss chart with both runs", async () => ((await loss.getAttribute("data-runs")) === "2" && Number(await loss.getAttribute("data-points")) > 0 ? true : undefined), 30_000);
     const legend = await loss.locator(".u-legend .u-series").count();
     assert(legend === 3, `the smoothed-loss legend has ${legend} entries, expected step + 2 runs`);
+    // The side bar (tier panel) closed, so the screenshot shows the comparison at full width.
+    await runCommand(page, "View: Close Primary Side Bar").catch((err: Error) => console.log(`  (could not close the side bar: ${err.message})`));
+    await page.waitForTimeout(500);
     await opts.shot("e2e-05-compare");
   });
 

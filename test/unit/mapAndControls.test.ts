@@ -21,7 +21,8 @@ test("pinning the embedding Cold and asking warm=0.8 explains why Cold stays at 
   assert.match(gap.text, /Cold 39% \(asked 20%\)/);
   assert.match(gap.text, /pins hold 39% of the elements Cold, more than asked/);
   assert.equal(shareGap(counts(300, 300, 400), { hot: 0.3, warm: 0.6 }, { hot: 10, warm: 0, cold: 0 }), null, "on target: nothing to say");
-  assert.match(shareGap(counts(250, 300, 450), { hot: 0.3, warm: 0.6 }, { hot: 0, warm: 0, cold: 0 })!.text, /tiered whole/);
+  assert.equal(shareGap(counts(250, 300, 450), { hot: 0.3, warm: 0.6 }, { hot: 0, warm: 0, cold: 0 }), null, "5 points off without pins: whole tensors, no note");
+  assert.match(shareGap(counts(200, 300, 500), { hot: 0.3, warm: 0.6 }, { hot: 0, warm: 0, cold: 0 })!.text, /tiered whole/);
 });
 
 // VS Code's default chart colours and editor backgrounds (Light+, Dark+, High Contrast, High Contrast Light).
