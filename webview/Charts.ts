@@ -12,7 +12,7 @@ import type { ChartData, Charts as ChartsData, WebviewToHost } from "../common/m
 import type { Theme } from "./theme";
 import { formatBytes, formatCount } from "./format";
 import { PlotGroup, legendAtEnd } from "./charts/plotGroup";
-import { chartPng } from "./runs/png";
+import { chartPng } from "./charts/png";
 
 type SeriesSpec = { key: string; label: string; color: (t: Theme) => string; points?: boolean; dash?: number[]; width?: number };
 

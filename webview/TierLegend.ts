@@ -4,7 +4,7 @@ import { TIERS } from "../protocol/protocol.generated";
 import type { Cutoffs, Tier } from "../protocol/protocol.generated";
 import type { Theme } from "./theme";
 import { tierSwatch } from "./tierMarks";
-import { shareGap } from "./tierShares";
+import { shareGap } from "../common/tierShares";
 import { formatPercent } from "./format";
 
 export class TierLegend {

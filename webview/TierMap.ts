@@ -5,7 +5,7 @@ import type { TensorInfo } from "../protocol/protocol.generated";
 import type { TensorState, TierHistory, WebviewToHost } from "../common/messages";
 import { layoutTensors, scoreShades, type TierLayout } from "./tierLayout";
 import { drawTierMark } from "./tierMarks";
-import { shadeFloor } from "./contrast";
+import { shadeFloor } from "../common/contrast";
 import { mix, type Theme } from "./theme";
 import { PinMenu, TensorCard } from "./TensorCard";
 import { visibleText } from "../common/visibleText";

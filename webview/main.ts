@@ -12,7 +12,7 @@ import { TierLegend } from "./TierLegend";
 import { CutoffControls } from "./CutoffControls";
 import { Charts } from "./Charts";
 import { RunHeader } from "./RunHeader";
-import { canvasPng } from "./runs/png";
+import { canvasPng } from "./charts/png";
 
 const host = connectToHost();
 let theme = readTheme();

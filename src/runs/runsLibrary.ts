@@ -165,7 +165,8 @@ export class RunsLibrary {
     charts.loss = records.map((r) => fromSeries(r.series.loss, maxPoints));
     charts.loss_smoothed = records.map((r) => overlay(r.series.loss.step, r.series.loss.wall, debiasedEma(r.series.loss.value, smoothing), maxPoints));
     charts.val_loss = records.map((r) => fromSeries(r.series.val_loss, maxPoints));
-    charts.tokens_per_s = records.map((r) => fromSeries(r.series.tokens_per_s, maxPoints));
+    // Raw tokens/s is noisy enough to turn into a band when overlaid: smoothed like the loss.
+    charts.tokens_per_s = records.map((r) => overlay(r.series.tokens_per_s.step, r.series.tokens_per_s.wall, debiasedEma(r.series.tokens_per_s.value, smoothing), maxPoints));
     charts.memory = records.map((r) => fromSeries(r.series.peak_bytes.step.length ? r.series.peak_bytes : r.series.rss_bytes, maxPoints));
     charts.state = records.map((r) => fromSeries(r.series.state_total_bytes, maxPoints));
     charts.cold_share = records.map((r) => heldToEnd(r.series.cold_share, r, maxPoints));

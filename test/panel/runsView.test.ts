@@ -112,7 +112,7 @@ describe("runs view (headless Chromium)", () => {
     assert.ok(diff.includes("lr") && diff.includes("method"), diff.join());
     // Legends show each run's latest value without hovering (not "—").
     const legend = await view.page.$$eval('.overlay-chart[data-chart="val_loss"] .u-legend .u-series td.u-value', (tds) => tds.map((t) => t.textContent));
-    assert.deepEqual(legend.slice(1), ["2.50", "2.40"]);
+    assert.deepEqual(legend.slice(1), ["2.5", "2.4"]);
     await view.page.screenshot({ path: join(RESULTS, "runs-compare.png"), fullPage: true });
   });
 

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import type { EventOf, TierCounts } from "../../protocol/protocol.generated";
 import { RunModel } from "../../src/run/RunModel";
 import { describeEnding } from "../../src/run/endingText";
-import { contrastRatio, ensureContrast, shadeFloor, SHADE_CONTRAST, TIER_CONTRAST } from "../../webview/contrast";
-import { mix } from "../../webview/theme";
-import { shareGap } from "../../webview/tierShares";
+import { contrastRatio, ensureContrast, shadeFloor, SHADE_CONTRAST, TIER_CONTRAST } from "../../common/contrast";
+import { mix } from "../../common/color";
+import { shareGap } from "../../common/tierShares";
 
 const counts = (hot: number, warm: number, cold: number): TierCounts => ({
   hot: { tensors: 1, elements: hot }, warm: { tensors: 1, elements: warm }, cold: { tensors: 1, elements: cold },

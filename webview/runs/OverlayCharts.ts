@@ -7,7 +7,7 @@ import type { CompareChartName, CompareView, OverlaySeries } from "../../common/
 import { formatBytes } from "../../common/formatBytes";
 import { PlotGroup, legendAtEnd } from "../charts/plotGroup";
 import type { Theme } from "../theme";
-import { chartPng } from "./png";
+import { chartPng } from "../charts/png";
 
 export type XMode = "step" | "time";
 
@@ -19,14 +19,19 @@ interface ChartSpec {
   points?: boolean;
 }
 
-const num = (v: number) => (Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(0)}k` : v.toPrecision(3));
+const num = (v: number) => {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (a >= 1e3) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return a === 0 ? "0" : String(Number(v.toPrecision(3)));
+};
 const share = (v: number) => `${(100 * v).toFixed(0)}%`;
 
 export const SPECS: ChartSpec[] = [
   { name: "loss_smoothed", title: "Loss (smoothed)", format: num },
   { name: "loss", title: "Loss (raw)", format: num },
   { name: "val_loss", title: "Val loss", format: num, points: true },
-  { name: "tokens_per_s", title: "Tokens / s", format: num },
+  { name: "tokens_per_s", title: "Tokens / s (smoothed)", format: num },
   { name: "memory", title: "Peak memory", format: (v) => formatBytes(v) },
   { name: "state", title: "Optimizer state", format: (v) => formatBytes(v) },
   { name: "cold_share", title: "Cold share (elements)", format: share, stepped: true },
@@ -109,7 +114,7 @@ class OverlayChart {
         scales: { x: { time: false } },
         axes: [
           { ...axis, values: (_u, vals) => vals.map((v) => (v === null ? "" : x === "step" ? num(v) : clockLabel(v))) },
-          { ...axis, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? "" : this.spec.format(v))) },
+          { ...axis, size: 70, values: (_u, vals) => vals.map((v) => (v === null ? "" : this.spec.format(v))) },
         ],
         legend: { show: true, live: true },
         cursor: opts.cursor,

@@ -8,7 +8,7 @@ import type { Tier } from "../../protocol/protocol.generated";
 import { TIERS } from "../../protocol/protocol.generated";
 import { mix, type Theme } from "../theme";
 import { TierMap } from "../TierMap";
-import { canvasPng } from "./png";
+import { canvasPng } from "../charts/png";
 
 const LIGHTNESS: Record<Tier, number> = { hot: 1, warm: 0.6, cold: 0.28 };
 const ROW_MAX = 6;

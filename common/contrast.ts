@@ -2,7 +2,7 @@
 // the user's theme: a tier colour too close to the background is moved towards the foreground until it reaches
 // the non-text contrast of WCAG 1.4.11 (3:1), and score shading never fades a cell below a floor where its
 // corner marks (cut-outs in the background colour) would vanish. Pure: unit-tested over the default themes.
-import { mix, parseColor } from "./theme";
+import { mix, parseColor } from "./color";
 
 /** Non-text contrast (WCAG 1.4.11) a tier colour must have against the background. */
 export const TIER_CONTRAST = 3;
