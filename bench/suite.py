@@ -100,6 +100,8 @@ MEDIUM = [
     RunSpec("medium-full", "medium", "full", engine=False, steps_key="medium_steps", group="medium"),
     RunSpec("medium-hima-50", "medium", "hima", *HIMA_50, ramp=RAMP, steps_key="medium_steps", group="medium"),
     RunSpec("medium-hima-50-late-nowarm", "medium", "hima", 0.5, 0.5, ramp=LATE, steps_key="medium_steps", group="medium"),
+    RunSpec("medium-hima-50-later-nowarm-stem", "medium", "hima", 0.5, 0.5, ramp=LATER, pins=STEM_HOT,
+            steps_key="medium_steps", group="medium"),
 ]
 
 # Controller overhead: HiMA with every tensor Hot vs plain AdamW. Monitoring overhead: that same all-Hot
