@@ -92,6 +92,8 @@ SMALL = [
     RunSpec("small-hima-10-later-nowarm-stem", "small", "hima", 0.9, 0.9, ramp=LATER, freeze_stem=False, group="stem-a"),
     RunSpec("small-hima-50-later-nowarm-stem", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, group="stem-a"),
     RunSpec("small-hima-30-later-nowarm-stem", "small", "hima", 0.7, 0.7, ramp=LATER, freeze_stem=False, group="stem-b"),
+    RunSpec("small-hima-50-later-nowarm-stem-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, seed=2,
+            group="stem-b"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
