@@ -29,7 +29,7 @@ import traceback
 import torch
 
 from . import measure
-from .suite import STEM_HOT, RunSpec
+from .suite import RunSpec
 
 LORA_RANK = 32
 
@@ -46,8 +46,8 @@ def finetune_specs(preset: str, base: str) -> list[RunSpec]:
         run("hima-70", "hima", 0.2, 0.3, ramp=(0.0, 0.0)),
         # The stem (position embeddings and the tied embedding's input side) kept Hot: the blocks above it are
         # the Cold prefix, so backward runs down to the embeddings (less saved) but the input side adapts.
-        run("hima-50-stem", "hima", 0.5, 0.5, ramp=(0.0, 0.0), pins=STEM_HOT),
-        run("hima-30-stem", "hima", 0.7, 0.7, ramp=(0.0, 0.0), pins=STEM_HOT),
+        run("hima-50-stem", "hima", 0.5, 0.5, ramp=(0.0, 0.0), freeze_stem=False),
+        run("hima-30-stem", "hima", 0.7, 0.7, ramp=(0.0, 0.0), freeze_stem=False),
         # Cold from the first step (first_retier 0): no all-Hot start.
         run("hima-50-nowarm-step0", "hima", 0.5, 0.5, ramp=(0.0, 0.0), first_retier=0),
         run("lisa", "lisa"),

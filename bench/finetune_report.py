@@ -90,7 +90,9 @@ def markdown(env: dict, bases: dict, by_preset: dict[str, list[dict]], keys: dic
              "to full AdamW's final val loss (0: never reached); peak is the steady peak of allocated memory.", ""]
     for preset, rs in by_preset.items():
         base = bases.get(preset) or {}
-        lines += [f"## GPT-2 {preset.capitalize()}", "",
+        model, _, tag = preset.partition("-")
+        title = f"GPT-2 {model.capitalize()}" + (f" (call {tag}: the same recipe, a base pre-trained again)" if tag else "")
+        lines += [f"## {title}", "",
                   f"Base: full AdamW, {base.get('steps', '?')} steps on {base.get('corpus', '?')}, val {_f(base.get('val_loss'))}.", "",
                   "| method | val (new) | gap | loss on base corpus (before -> after) | train s | whole run | TTQ | steady peak | Adam state |",
                   "|---|---|---|---|---|---|---|---|---|"]

@@ -92,6 +92,8 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
         flags["layout"] = spec.layout
     if spec.warm_placement is not None:
         flags["warm_placement"] = spec.warm_placement
+    if spec.method.startswith("hima"):
+        flags["freeze_stem"] = spec.freeze_stem
     if spec.warm_every is not None:
         flags["warm_every"] = spec.warm_every
         flags["warm_lr_scale"] = spec.warm_every ** 0.5  # sqrt(k), the engine's rule for its default k
@@ -200,8 +202,6 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
         train_step = bare_step(model, optimizer, autocast, cfg.grad_clip, device)
 
-    for name, tier in spec.pins:
-        hima.pin(name, tier)
     if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(
             f"{cfg.data}: {batches.steps_per_epoch()} steps of {cfg.batch_size}x{cfg.block_size} tokens fit before a "

@@ -16,7 +16,11 @@ import sys
 from . import end_to_end
 
 MIB = 1024 * 1024
-HEADLINE = "small-hima-50"  # the HiMA setting whose reductions the summary reports (50% Cold)
+# The HiMA setting the summary reports (50% Cold at the end): the best-quality recipe measured (no Warm, Cold
+# ramped in over 50-95% of the budget, the stem training: HiMAConfig.freeze_stem False). The earlier headline,
+# small-hima-50 (Warm, ramp 10-50%, stem frozen: faster, +0.96 in val loss), stays in the tables.
+HEADLINE = "small-hima-50-later-nowarm-stem"
+MEDIUM_HEADLINE = "medium-hima-50-later-nowarm-stem"
 
 SUMMARY_KEYS = (
     "gpu", "medium_speedup", "small_adam_state_reduction", "small_peak_memory_reduction",
@@ -110,10 +114,11 @@ def summarize(runs: dict[str, dict]) -> dict:
         a, b = _ok(runs, full), _ok(runs, hima)
         return end_to_end.compare(a, b) if a and b else None
 
-    small, medium, library = whole("small-full", HEADLINE), whole("medium-full", "medium-hima-50"), whole(*LIBRARY[:2])
+    small, medium, library = whole("small-full", HEADLINE), whole("medium-full", MEDIUM_HEADLINE), whole(*LIBRARY[:2])
     full_run, full_seed2 = _ok(runs, "small-full"), _ok(runs, "small-full-seed2")
     stable = _stable_setting(runs)
-    speedup = _ratio(runs, "medium-full", "medium-hima-50", _ms)
+    speedup = _ratio(runs, "medium-full", MEDIUM_HEADLINE, _ms)
+    seed2 = whole("small-full-seed2", HEADLINE + "-seed2")
     gpu = next((r["env"]["gpu"] for r in runs.values() if r.get("env", {}).get("gpu")), None)
     summary = {
         "gpu": gpu,
@@ -121,7 +126,7 @@ def summarize(runs: dict[str, dict]) -> dict:
         "small_adam_state_reduction": reduction(lambda r: r["optimizer_state"]["end_bytes"]),
         "small_peak_memory_reduction": reduction(_steady_peak),
         "small_val_loss_full": val("small-full"),
-        "small_val_loss_hima_50": val("small-hima-50"),
+        "small_val_loss_hima_50": val(HEADLINE),
         "small_val_loss_random_static_50": val("small-random-static-50"),
         "small_val_loss_hima_no_warm_50": val("small-hima-no-warm-hot-50"),  # the same reading (Warm -> Hot)
         "controller_overhead": overhead("overhead-hima-all-hot", "overhead-full"),
@@ -143,8 +148,8 @@ def summarize(runs: dict[str, dict]) -> dict:
         "max_batch_full": None,
         "max_batch_hima": None,
         "small_val_gap_hima_50": small and small["val_gap"],
-        # the same HiMA setting has one seed; the seed spread of full AdamW is the noise floor
-        "small_val_gap_seeds": [small["val_gap"]] if small else [],
+        # the headline setting at seed 1337 and seed 2, each against full AdamW of the same seed
+        "small_val_gap_seeds": [c["val_gap"] for c in (small, seed2) if c],
         "small_val_loss_hima_no_warm_hot_50": val("small-hima-no-warm-hot-50"),
         "small_val_loss_hima_no_warm_cold_50": val("small-hima-no-warm-cold-50"),
         "small_tradeoff": tradeoff(runs),
@@ -229,7 +234,7 @@ def targets(runs: dict, s: dict) -> list[tuple[str, bool | None, str]]:
     def check(value, ok) -> bool | None:
         return None if value is None else bool(ok(value))
 
-    med_full, med_hima = _ok(runs, "medium-full"), _ok(runs, "medium-hima-50")
+    med_full, med_hima = _ok(runs, "medium-full"), _ok(runs, MEDIUM_HEADLINE)
     gap = med_hima["final_val_loss"] - med_full["final_val_loss"] if med_full and med_hima else None
     sp = s["medium_speedup"]
     vh, vr, vn = s["small_val_loss_hima_50"], s["small_val_loss_random_static_50"], s["small_val_loss_hima_no_warm_50"]
@@ -335,7 +340,7 @@ def _mean_all(run: dict) -> float:
 
 def speedup_lines(runs: dict[str, dict]) -> list[str]:
     """Medium speedup three ways: the headline median, the mean over every step, and wall time to the budget."""
-    full, hima = _ok(runs, "medium-full"), _ok(runs, "medium-hima-50")
+    full, hima = _ok(runs, "medium-full"), _ok(runs, MEDIUM_HEADLINE)
     if full is None or hima is None:
         return ["Not measured (medium-full and medium-hima-50 are both needed)."]
     t_full, t_hima = full["timing"], hima["timing"]

@@ -34,9 +34,9 @@ class RunSpec:
     save_weights: str | None = None
     lr: float | None = None  # None: the preset's
     lora_rank: int | None = None  # method "lora": LoRA adapters of this rank through peft (plain AdamW on them)
-    # Tensors pinned to a tier after the engine is built (HiMA.pin; with the depth layout a pin holds its whole
-    # unit): e.g. the stem Hot, so the input embeddings keep learning while the blocks above them are Cold.
-    pins: tuple[tuple[str, str], ...] = ()
+    # Depth layout: may the stem (embeddings) be Cold with the prefix? True for every run recorded before the
+    # engine's default became False (HiMAConfig.freeze_stem); the "-stem" runs keep it training.
+    freeze_stem: bool = True
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -53,7 +53,6 @@ RAMP = (0.1, 0.5)  # Warm and Cold shares ramp in from 10% to 50% of the budget
 NO_RAMP = (0.0, 0.0)
 LATE = (0.3, 0.9)
 LATER = (0.5, 0.95)
-STEM_HOT = (("transformer.wpe.weight", "hot"),)  # hima.model's stem unit (a depth-layout pin holds the unit)
 
 SMALL = [
     RunSpec("small-full", "small", "full", engine=False, group="pair"),
@@ -87,11 +86,14 @@ SMALL = [
     RunSpec("small-hima-50-later-nowarm-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, seed=2, group="curve-b"),
     RunSpec("small-hima-50-latest-nowarm", "small", "hima", 0.5, 0.5, ramp=(0.7, 1.0), group="curve-b"),
     RunSpec("small-hima-50-seed2", "small", "hima", *HIMA_50, ramp=RAMP, seed=2, group="curve-b"),
-    # The stem (position embeddings, the tied embedding's input side) kept Hot: is freezing the input side
+    # The stem (position embeddings, the tied embedding's input side) kept training (recorded with the stem pinned
+    # Hot, before freeze_stem existed; the same tiers): is freezing the input side
     # what costs quality at small Cold shares (10% Cold, mostly the stem and block 0, cost +0.08)?
-    RunSpec("small-hima-10-later-nowarm-stem", "small", "hima", 0.9, 0.9, ramp=LATER, pins=STEM_HOT, group="stem-a"),
-    RunSpec("small-hima-50-later-nowarm-stem", "small", "hima", 0.5, 0.5, ramp=LATER, pins=STEM_HOT, group="stem-a"),
-    RunSpec("small-hima-30-later-nowarm-stem", "small", "hima", 0.7, 0.7, ramp=LATER, pins=STEM_HOT, group="stem-b"),
+    RunSpec("small-hima-10-later-nowarm-stem", "small", "hima", 0.9, 0.9, ramp=LATER, freeze_stem=False, group="stem-a"),
+    RunSpec("small-hima-50-later-nowarm-stem", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, group="stem-a"),
+    RunSpec("small-hima-30-later-nowarm-stem", "small", "hima", 0.7, 0.7, ramp=LATER, freeze_stem=False, group="stem-b"),
+    RunSpec("small-hima-50-later-nowarm-stem-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, seed=2,
+            group="stem-b"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
@@ -100,6 +102,8 @@ MEDIUM = [
     RunSpec("medium-full", "medium", "full", engine=False, steps_key="medium_steps", group="medium"),
     RunSpec("medium-hima-50", "medium", "hima", *HIMA_50, ramp=RAMP, steps_key="medium_steps", group="medium"),
     RunSpec("medium-hima-50-late-nowarm", "medium", "hima", 0.5, 0.5, ramp=LATE, steps_key="medium_steps", group="medium"),
+    RunSpec("medium-hima-50-later-nowarm-stem", "medium", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False,
+            steps_key="medium_steps", group="medium"),
 ]
 
 # Controller overhead: HiMA with every tensor Hot vs plain AdamW. Monitoring overhead: that same all-Hot

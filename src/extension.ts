@@ -55,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     );
   register("hima.startTraining", "Start Training", () => startTraining(services));
+  register("hima.startTrainingFromCheckpoint", "Start Training from Checkpoint", () => startTraining(services, { askForBase: true }));
   register("hima.stopTraining", "Stop Training", () => stopTraining(services));
   register("hima.setCutoffs", "Set Cutoffs", () => setCutoffs(services));
   register("hima.openRun", "Open Run", () => openRun(services));

@@ -14,8 +14,9 @@ import { ProgressBar, type ProgressOutput } from "./progress";
 import { formatSummary } from "./summary";
 
 export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|medium] [--config run.json] [--max-steps N]
-                  [--method full|hima|random-static|hima-no-warm|hima-no-warm-cold] [--hot F] [--warm F] [--device auto|cpu|cuda]
-                  [--processes N] [--runs-dir .hima/runs] [--python <python>]
+                  [--method full|hima|random-static|hima-no-warm|hima-no-warm-cold|lisa] [--hot F] [--warm F] [--device auto|cpu|cuda]
+                  [--init-from <checkpoint|run dir|state dict>] [--processes N] [--runs-dir .hima/runs] [--python <python>]
+                  --init-from: fine-tune from these weights (fresh optimizer, schedule and tiers)
                   --processes N: N training processes on this machine through torchrun (one per GPU; on CPU
                   they share the cores); the global batch must be a multiple of N`;
 
@@ -37,7 +38,7 @@ export function defaultPython(cwd: string): string {
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes"] });
+  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes", "init-from"] });
   if (args.positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[0])}`);
   const data = args.values.get("data");
   if (!data) throw new UsageError("--data <dir> is required (a folder with train.bin, val.bin, meta.json; see `hima prepare`)");
@@ -54,13 +55,15 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   const processes = intFlag(args, "processes", 1, MAX_PROCESSES) ?? 1;
   const runsDir = resolve(io.cwd, args.values.get("runs-dir") ?? ".hima/runs");
   const python = args.values.get("python") ?? defaultPython(io.cwd);
+  const initFrom = args.values.get("init-from");
+  if (initFrom !== undefined && !existsSync(resolve(io.cwd, initFrom))) throw new UsageError(`base weights not found: ${initFrom}`);
   const runId = newRunId();
   const runDir = runDirFor(runsDir, runId);
   let trainerArgv: string[];
   try {
     trainerArgv = launchArgs(trainerArgs({
       preset, configFile: configFile && resolve(io.cwd, configFile), dataDir, outDir: runDir, runId, maxSteps, method, hot, warm,
-      device: args.values.get("device"),
+      device: args.values.get("device"), initFrom: initFrom && resolve(io.cwd, initFrom),
     }), processes);
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -68,7 +71,8 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
 
   await writeRunConfig(runDir, {
     runId, createdAt: new Date().toISOString(), command: python, args: trainerArgv, cwd: io.cwd, preset: preset ?? null,
-    configFile: configFile ?? null, method: method ?? null, dataDir, maxSteps: maxSteps ?? null, processes, launchedBy: "cli",
+    configFile: configFile ?? null, method: method ?? null, dataDir, maxSteps: maxSteps ?? null, processes,
+    initFrom: initFrom ? resolve(io.cwd, initFrom) : null, launchedBy: "cli",
   });
   const started = Date.now();
   io.stderr.write(`hima: run ${runId} -> ${runDir}\nhima: starting ${python} ${trainerArgv.join(" ")}\n`);

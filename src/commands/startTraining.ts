@@ -6,13 +6,15 @@ import { DetachedRun } from "../run/DetachedRun";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
 import { launchArgs, trainerArgs } from "../run/trainerCommand";
 import { ensurePython } from "./ensurePython";
+import { pickBase } from "./pickBase";
 import { showLiveRun, waitForHello } from "./liveRunView";
 import { pickDataset, pickLaunch, PREPARE_BROWN } from "./pickLaunch";
 import { brownSource, datasetOutDir, prepareWithProgress, TINY_VOCAB_SIZE } from "./prepareDataset";
 import type { HimaServices } from "./services";
 import { readSettings, workspaceForPython } from "./settings";
 
-export async function startTraining(services: HimaServices): Promise<void> {
+/** `askForBase`: HiMA: Start Training from Checkpoint… — first pick the weights to fine-tune from (pickBase). */
+export async function startTraining(services: HimaServices, options: { askForBase?: boolean } = {}): Promise<void> {
   const wsDir = await workspaceForPython("starting the trainer");
   if (!wsDir) return;
   const current = services.liveRun();
@@ -23,6 +25,8 @@ export async function startTraining(services: HimaServices): Promise<void> {
   }
 
   const settings = readSettings();
+  const initFrom = options.askForBase ? await pickBase(settings) : undefined;
+  if (options.askForBase && !initFrom) return;
   const launch = await pickLaunch(settings, wsDir);
   if (!launch) return;
   let dataDir = await pickDataset(settings);
@@ -50,6 +54,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
     hot: settings.cutoffs?.hot,
     warm: settings.cutoffs?.warm,
     device: settings.device,
+    initFrom,
   }), processes);
   await writeRunConfig(runDir, {
     runId,
@@ -63,6 +68,7 @@ export async function startTraining(services: HimaServices): Promise<void> {
     dataDir,
     maxSteps: settings.maxSteps ?? null,
     processes,
+    initFrom: initFrom ?? null,
     launchedBy: "vscode",
   });
   services.log.info(`Starting run ${runId}: ${python} ${args.join(" ")}`);

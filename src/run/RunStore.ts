@@ -32,6 +32,8 @@ export interface RunConfig {
    * recorded before it was: 1. */
   processes?: number;
   /** Which front end started it ("cli", "vscode"). */
+  /** Base weights the run started from (fine-tuning), or null. Absent in runs recorded before it existed. */
+  initFrom?: string | null;
   launchedBy: string;
 }
 

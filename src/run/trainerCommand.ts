@@ -14,6 +14,8 @@ export interface TrainerArgsOptions {
   hot?: number;
   warm?: number;
   device?: string;
+  /** Base weights to start from (fine-tuning): a checkpoint, run folder or state-dict file. */
+  initFrom?: string;
 }
 
 const PRESET_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -52,6 +54,10 @@ export function trainerArgs(o: TrainerArgsOptions): string[] {
   if (o.device !== undefined) {
     if (!DEVICE_PATTERN.test(o.device)) throw new Error(`invalid device ${JSON.stringify(o.device)} (auto, cpu, cuda, cuda:N)`);
     args.push("--device", o.device);
+  }
+  if (o.initFrom !== undefined) {
+    if (o.initFrom === "") throw new Error("base weights path is empty");
+    args.push("--init-from", o.initFrom);
   }
   return args;
 }

@@ -1,16 +1,18 @@
 // Runs that survive, hostile input (issue 7) and a real multi-GPU run, in a real VS Code with the packaged
-// extension installed from its .vsix: four stories on one code-server, each in its own workspace and browser page,
+// extension installed from its .vsix: five stories on one code-server, each in its own workspace and browser page,
 // each its own suite (a failure skips the rest of that story only):
 //   reload   — survive.ts: a window reload re-attaches the panel to the live trainer; controls and Stop work after it
 //   sigkill  — survive.ts: a SIGKILLed trainer is resumed with HiMA: Resume Run from its checkpoint
 //   hostile  — hostile.ts: tensor names and error text that are HTML render as text and run nothing
 //   four-gpu — gpuReplay.ts: a recorded 4-GPU torchrun run, opened with HiMA: Open Run, shows its per-rank line
+//   finetune — finetune.ts: HiMA: Start Training from Checkpoint… starts a run from a tiny base made on CPU
 // Trainers outlive code-server by design, so whatever a story leaves running is killed before the next one.
 //   node dist-test/e2e/robustness.js   (environment: see e2eEnv.ts; run.sh sets it)
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
 import { readE2eEnv } from "./e2eEnv";
+import { finetuneStory } from "./finetune";
 import { fourGpuReplayStory } from "./gpuReplay";
 import { hostileStory } from "./hostile";
 import { killLeftoverTrainers } from "./runFolder";
@@ -24,6 +26,7 @@ const STORIES: Array<[suite: string, workspace: string, story: (ctx: StoryContex
   ["sigkill", "sigkill-ws", sigkillStory],
   ["hostile", "hostile-ws", hostileStory],
   ["four-gpu", "four-gpu-ws", fourGpuReplayStory],
+  ["finetune", "finetune-ws", finetuneStory],
 ];
 
 async function main(): Promise<number> {

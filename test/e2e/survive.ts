@@ -12,7 +12,7 @@ import { assert, type StepRunner, waitUntil } from "./steps";
 import { openWorkbench, quickPickItems, runCommand, sideBarWebview, waitForNotification } from "./workbench";
 
 /** Stop Training from the Command Palette; the log's last segment must end with done (stopped). */
-async function stopAndExpectDone(steps: StepRunner, page: Page, ws: StoryWorkspace, runId: string, helloCount: number): Promise<void> {
+export async function stopAndExpectDone(steps: StepRunner, page: Page, ws: StoryWorkspace, runId: string, helloCount: number): Promise<void> {
   const panel = sideBarWebview(page);
   await steps.step("F1 HiMA: Stop Training ends the run with done (stopped)", async () => {
     await runCommand(page, "HiMA: Stop Training");

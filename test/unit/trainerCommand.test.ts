@@ -9,6 +9,9 @@ test("trainerArgs builds the documented command line", () => {
     "--method", "hima-no-warm", "--hot", "0.2", "--warm", "0.5", "--device", "cpu",
   ]);
   assert.deepEqual(trainerArgs({ configFile: "/w/run.json", dataDir: "/d", outDir: "/o", runId: "r" }), ["-m", "hima", "train", "--config", "/w/run.json", "--data", "/d", "--out", "/o", "--run-id", "r"]);
+  // Fine-tuning: the base weights go last; LISA is a method like the others.
+  assert.deepEqual(trainerArgs({ dataDir: "/d", outDir: "/o", runId: "r", method: "lisa", initFrom: "/runs/base/checkpoints/step-6.pt" }).slice(-4),
+    ["--method", "lisa", "--init-from", "/runs/base/checkpoints/step-6.pt"]);
 });
 
 test("trainerArgs refuses values the trainer would choke on", () => {
@@ -23,6 +26,7 @@ test("trainerArgs refuses values the trainer would choke on", () => {
   assert.throws(() => trainerArgs({ ...base, preset: "tiny --device cuda" }), /invalid preset/);
   assert.throws(() => trainerArgs({ ...base, device: "gpu" }), /invalid device/);
   assert.throws(() => trainerArgs({ ...base, dataDir: "" }), /data directory is required/);
+  assert.throws(() => trainerArgs({ ...base, initFrom: "" }), /base weights path is empty/);
 });
 
 test("validateEvent accepts protocol events and says why it refuses the rest", () => {

@@ -83,6 +83,7 @@ class TrainConfig:
     warm_skip_backward: bool | None = None
     layout: str | None = None  # "depth" | "tensor" (None: the engine's default)
     warm_placement: str | None = None  # "score" | "depth" (None: the engine's default)
+    freeze_stem: bool | None = None  # depth layout: may the stem (embeddings) be Cold? (None: the engine's, False)
     # The Warm and Cold shares ramp in linearly between these fractions of max_steps (None: the engine's
     # default, no ramp). See HiMAConfig.ramp_start.
     ramp_start: float | None = None
@@ -117,7 +118,7 @@ _OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
 _ENGINE_KEYS = (
     "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every", "probe_fraction",
     "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "pin_biases", "cold_state",
-    "warm_skip_backward", "layout", "warm_placement", "lisa_layers", "lisa_interval",
+    "warm_skip_backward", "layout", "warm_placement", "freeze_stem", "lisa_layers", "lisa_interval",
 )
 
 

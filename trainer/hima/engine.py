@@ -334,14 +334,17 @@ class HiMA(EngineStateMixin):
             pinned = [self._pins[self._names[i]] for i in members if self._names[i] in self._pins]
             if pinned:
                 pins[u] = pinned[-1]
+        if not self.config.freeze_stem and units.names[0] == "stem":
+            pins.setdefault(0, "hot")  # the stem trains unless the user pinned it (HiMAConfig.freeze_stem)
         unit_tiers = assign_depth_tiers(
             unit_scores, unit_numels, self.cutoffs_in_force(), current, pins, self.config.hysteresis, two_tier=two_tier,
             warm_by_depth=self.config.warm_placement == "depth")
         return [unit_tiers[self._unit_of[i]] for i in range(len(self._params))]
 
     def _lisa_tiers(self) -> list[Tier]:
-        """LISA's sample for the current interval: the stem and head units Hot, ``lisa_layers`` of the blocks Hot, the other blocks Cold (a model without blocks: its first and last units always Hot). Seeded by (seed, interval number), so a resumed run draws
-        the same blocks."""
+        """LISA's sample for the current interval: the stem and head units Hot, ``lisa_layers`` of the blocks Hot,
+        the other blocks Cold (a model without blocks: its first and last units always Hot). Seeded by (seed,
+        interval number), so a resumed run draws the same blocks."""
         names = self._units.names
         always = {u for u, name in enumerate(names) if name in ("stem", "head")} or {0, len(names) - 1}
         middle = [u for u in range(len(names)) if u not in always]

@@ -29,9 +29,9 @@ SUMMARY_KEYS = [
     "small_val_gap_hima_50", "small_val_gap_seeds", "small_val_loss_hima_no_warm_hot_50",
     "small_val_loss_hima_no_warm_cold_50", "small_tradeoff",
 ]
-# One run of each kind the suite has (plain AdamW compiled and eager, HiMA, random-static, all-Hot HiMA, the
-# monitoring pair), so the test stays short on 2 shared cores; the GPU suite runs every spec the same way.
-SMALL_RUNS = ["small-full", "small-full-eager", "small-hima-50", "small-random-static-50"]
+# One run of each kind the suite has (plain AdamW compiled and eager, HiMA and the headline HiMA setting,
+# random-static, all-Hot HiMA, the monitoring pair), so the test stays short on 2 shared cores; the GPU suite runs every spec the same way.
+SMALL_RUNS = ["small-full", "small-full-eager", "small-hima-50", "small-hima-50-later-nowarm-stem", "small-random-static-50"]
 OVERHEAD_RUNS = ["overhead-full", "overhead-hima-all-hot", "overhead-hima-all-hot-events"]
 STEPS = 4
 # The overhead runs are interleaved: 1 warmup step each, then 3 rounds of 2 steps of every config.

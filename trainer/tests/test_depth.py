@@ -88,7 +88,7 @@ def test_engine_cold_share_ramps_in_and_stays_a_prefix():
 def test_backward_stops_at_the_lowest_trainable_block():
     """No gradient, no input gradient and no saved activation below the lowest trainable tensor."""
     model = gpt(layers=6)
-    hima = engine(model, hot=0.45, warm=0.45)
+    hima = engine(model, hot=0.45, warm=0.45, freeze_stem=True)
     train(model, hima, 2)  # first re-tier: the stem and the lowest blocks go Cold
     tiers = hima.tiers()
     cold = [k for k in range(6) if tiers[f"transformer.h.{k}.mlp.c_fc.weight"] == "cold"]
@@ -175,7 +175,7 @@ def test_a_hugging_face_gpt2_through_the_public_api():
                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
     model = transformers.GPT2LMHeadModel(config)
     hima = HiMA(model, torch.optim.AdamW(model.parameters(), lr=1e-3),
-                HiMAConfig(first_retier=2, retier_every=2, hot=0.5, warm=0.5))
+                HiMAConfig(first_retier=2, retier_every=2, hot=0.5, warm=0.5, freeze_stem=True))
     units = depth_units(model, [p for _, p in model.named_parameters()])
     assert units.names[0] == "stem" and units.names[-1] == "head" and len(units.names) == 6
     idx = torch.randint(0, 64, (2, 16))
@@ -204,7 +204,7 @@ def test_a_hugging_face_gpt2_through_the_public_api():
 
 def test_first_retier_0_makes_the_cold_prefix_before_the_first_step():
     model = gpt()
-    hima = engine(model, first_retier=0)
+    hima = engine(model, first_retier=0, freeze_stem=True)
     tiers = hima.tiers()
     assert tiers["transformer.wpe.weight"] == "cold" and tiers["transformer.h.0.attn.c_attn.weight"] == "cold"
     assert tiers["transformer.wte.weight"] == "hot"  # the head is never Cold
@@ -212,3 +212,27 @@ def test_first_retier_0_makes_the_cold_prefix_before_the_first_step():
     assert all(p not in hima.optimizer.state for n, p in model.named_parameters() if tiers[n] == "cold")
     train(model, hima, 3)  # and it trains from there
     assert hima.tiers()["transformer.h.0.attn.c_attn.weight"] == "cold"
+
+
+def test_by_default_the_stem_trains_under_a_cold_prefix_of_blocks():
+    """freeze_stem False (the default): the embeddings keep learning from the input side; the Cold blocks above
+    them get no weight gradient and hold no optimizer state, but pass the input gradient down."""
+    model = gpt(layers=6)
+    hima = engine(model, hot=0.45, warm=0.45)
+    train(model, hima, 2)
+    tiers = hima.tiers()
+    cold = [k for k in range(6) if tiers[f"transformer.h.{k}.mlp.c_fc.weight"] == "cold"]
+    assert cold and cold == list(range(len(cold))) and tiers["transformer.wpe.weight"] == "hot"
+    idx = torch.randint(0, 64, (2, 16))
+    _, loss = model(idx, idx)
+    loss.backward()
+    assert model.transformer.wpe.weight.grad is not None
+    # the tied embedding learns from both sides: its gradient differs from the output side's alone
+    both = model.transformer.wte.weight.grad.clone()
+    assert all(p.grad is None for k in cold for p in model.transformer.h[k].parameters())
+    hima.zero_grad()
+    hima.config.freeze_stem = True
+    hima._input_cut.active = True
+    _, loss = model(idx, idx)
+    loss.backward()
+    assert not torch.allclose(both, model.transformer.wte.weight.grad)
