@@ -13,6 +13,8 @@ export interface XRange {
 
 export class PlotGroup {
   private readonly plots = new Set<uPlot>();
+  /** Plots whose data was just set (uPlot re-ranged them): they need the group's range again. */
+  private readonly fresh = new Set<uPlot>();
   private zoom: XRange | null = null;
   readonly syncKey = `hima-plots-${++groups}`;
 
@@ -41,16 +43,19 @@ export class PlotGroup {
 
   add(u: uPlot): void {
     this.plots.add(u);
+    this.fresh.add(u);
     this.apply();
   }
 
   remove(u: uPlot): void {
     this.plots.delete(u);
+    this.fresh.delete(u);
   }
 
   /** New data for one chart, keeping the group's x range. */
   setData(u: uPlot, data: uPlot.AlignedData): void {
     u.setData(data);
+    this.fresh.add(u);
     this.apply();
   }
 
@@ -84,8 +89,11 @@ export class PlotGroup {
     const r = this.zoom ?? this.extent();
     if (!r) return;
     for (const u of this.plots) {
+      // A chart already showing the range is left alone: a live update then redraws only the charts it changed.
+      if (!this.fresh.has(u) && u.scales.x.min === r.min && u.scales.x.max === r.max) continue;
       if (u.data[0]?.length) u.setScale("x", { min: r.min, max: r.max });
     }
+    this.fresh.clear();
   }
 
   private onSelect(u: uPlot): void {
