@@ -4,16 +4,16 @@
 // attaches to a trainer that an earlier window started (found through <runDir>/trainer.json).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, promises as fs, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
-import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { ControlChannel } from "./ControlChannel";
 import { EventLogFollower } from "./EventLogFollower";
-import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerLaunch } from "./RunManager";
-import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
-import type { TrainerHandle } from "./TrainerHandle";
-import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
+import {
+  clipStderrLine, ControlLines, exitLogLine, STDERR_TAIL_LINES, STOP_GRACE_MS, StopSequence,
+  type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle, type TrainerLaunch,
+} from "./TrainerHandle";
+import { isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { Listeners } from "./Listeners";
 import { safeKill, signalLaunch } from "./launchSignals";
 import { appendPrivateFile, makePrivateRunFolder, openForAppendSync, openForRead } from "./runFolderCheck";
@@ -35,10 +35,7 @@ export interface DetachedRunOptions {
   termGraceMs?: number;
 }
 
-const STDERR_TAIL_LINES = 50;
 const STDERR_TAIL_BYTES = 64 * 1024;
-const DEFAULT_GRACE_MS = 10_000;
-const TERM_GRACE_MS = 3_000;
 const DEFAULT_LIVENESS_POLL_MS = 1000;
 
 
@@ -55,11 +52,9 @@ export class DetachedRun implements TrainerHandle {
   private finishing = false;
   private sawDone = false;
   private released = false;
-  private controlCounter = 0;
-  private readonly controlPrefix = randomBytes(3).toString("hex");
+  private readonly controls = new ControlLines();
   private livenessTimer: NodeJS.Timeout | null = null;
-  private stopTimers: NodeJS.Timeout[] = [];
-  private stopping: Promise<TrainerExit> | null = null;
+  private readonly stopSequence: StopSequence;
   private spawnError: string | null = null;
 
   /** Starts the trainer detached. Spawn failures are reported through `exited`, never thrown. */
@@ -87,13 +82,14 @@ export class DetachedRun implements TrainerHandle {
     private readonly opts: DetachedRunOptions,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
+    this.stopSequence = new StopSequence(this, (sig) => this.signal(sig), opts.termGraceMs);
     this.channel = new ControlChannel(runDir, opts.connectTimeoutMs);
     this.pid = record?.pid ?? null;
     this.startedMs = record?.startedMs ?? null;
     // What the log holds already is history: an earlier segment of a resumed run, or what an attached
     // trainer did before this window came. It is replayed into the panel, flagged as such.
-    const replayUntil = fileSizeSync(join(runDir, EVENTS_FILE));
-    this.follower = new EventLogFollower(join(runDir, EVENTS_FILE), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
+    const replayUntil = fileSizeSync(join(runDir, RUN_FOLDER.events));
+    this.follower = new EventLogFollower(join(runDir, RUN_FOLDER.events), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
       pollMs: opts.followPollMs,
       replayUntil,
     });
@@ -133,36 +129,19 @@ export class DetachedRun implements TrainerHandle {
 
   sendControl(c: ControlWithoutIdAndVersion): string {
     if (this.exit !== null || this.finishing) throw new Error("the trainer is not running");
-    const id = `${this.controlPrefix}-${++this.controlCounter}`;
-    this.channel.send(JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })).catch((err: Error) => {
+    const { id, line } = this.controls.next(c);
+    this.channel.send(line).catch((err: Error) => {
       this.controlFailedListeners.emit(id, err.message);
     });
     return id;
   }
 
-  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
-    if (this.exit !== null) return this.exited;
-    if (this.stopping) return this.stopping;
-    this.stopping = this.exited;
-    const escalate = () => {
-      this.signal("SIGTERM");
-      this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), this.opts.termGraceMs ?? TERM_GRACE_MS));
-    };
-    let failed = false;
-    const offFailed = this.onControlFailed(() => {
-      // The socket is gone (a trainer from before sockets, or a hung one): the signals are the way left.
-      if (failed) return;
-      failed = true;
-      escalate();
-    });
-    try {
-      this.sendControl({ type: "stop" });
-    } catch {
-      escalate();
-    }
-    this.stopTimers.push(setTimeout(() => !failed && escalate(), Math.max(0, graceMs)));
-    void this.exited.then(offFailed);
-    return this.stopping;
+  /**
+   * Graceful stop (the StopSequence); when the socket is gone (a trainer from before sockets, or a hung
+   * one) the signals follow at once. Resolves on exit.
+   */
+  stop(graceMs: number = STOP_GRACE_MS): Promise<TrainerExit> {
+    return this.exit !== null ? this.exited : this.stopSequence.start(graceMs);
   }
 
   kill(): void {
@@ -177,7 +156,7 @@ export class DetachedRun implements TrainerHandle {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const t of this.stopTimers) clearTimeout(t);
+    this.stopSequence.cancel();
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.channel.close();
     void this.follower.close();
@@ -190,8 +169,8 @@ export class DetachedRun implements TrainerHandle {
     let stderrFd: number | null = null;
     try {
       makePrivateRunFolder(launch.runDir);
-      stderrFd = openForAppendSync(join(launch.runDir, STDERR_FILE));
-      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, CONTROL_SOCKET_FILE)], {
+      stderrFd = openForAppendSync(join(launch.runDir, RUN_FOLDER.stderr));
+      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, RUN_FOLDER.control_socket)], {
         cwd: launch.cwd,
         env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
         // No pipes: nothing ties the trainer to this process, so it survives a window reload.
@@ -235,7 +214,7 @@ export class DetachedRun implements TrainerHandle {
     if (this.finishing || this.released) return;
     this.finishing = true;
     if (this.livenessTimer) clearInterval(this.livenessTimer);
-    for (const t of this.stopTimers) clearTimeout(t);
+    this.stopSequence.cancel();
     this.channel.close();
     // Every event the trainer wrote is delivered before the exit; a line it never finished is reported torn.
     await this.follower.close({ final: true });
@@ -249,7 +228,7 @@ export class DetachedRun implements TrainerHandle {
       ...(observed ? {} : { unobserved: true }),
     };
     this.exit = exit;
-    if (this.child) await appendPrivateFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
+    if (this.child) await appendPrivateFile(join(this.runDir, RUN_FOLDER.stderr), exitLogLine(exit)).catch(() => {});
     this.resolveExit(exit);
     this.exitListeners.emit(exit);
   }
@@ -293,7 +272,7 @@ function fileSizeSync(file: string): number {
 export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES): Promise<string[]> {
   let handle: fs.FileHandle | null = null;
   try {
-    handle = await openForRead(join(runDir, STDERR_FILE));
+    handle = await openForRead(join(runDir, RUN_FOLDER.stderr));
     const size = (await handle.stat()).size;
     const start = Math.max(0, size - STDERR_TAIL_BYTES);
     const buf = Buffer.alloc(size - start);
@@ -301,7 +280,7 @@ export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES):
     const all = buf.toString("utf8").split(/\r?\n/);
     if (start > 0) all.shift(); // cut mid-line
     if (all.at(-1) === "") all.pop();
-    return all.slice(-lines).map((l) => (l.length > 2000 ? `${l.slice(0, 2000)}…` : l));
+    return all.slice(-lines).map(clipStderrLine);
   } catch {
     return [];
   } finally {

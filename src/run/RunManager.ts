@@ -3,55 +3,19 @@
 // control lines written to its stdin, and an exit that says whether it crashed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import type { Control, Event } from "../../protocol/protocol.generated";
-import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import type { Event } from "../../protocol/protocol.generated";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
-import { STDERR_FILE } from "./RunStore";
-import type { TrainerHandle } from "./TrainerHandle";
+import {
+  clipStderrLine, ControlLines, exitLogLine, STDERR_TAIL_LINES, STOP_GRACE_MS, StopSequence,
+  type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle, type TrainerLaunch,
+} from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
 import { Listeners } from "./Listeners";
 import { signalLaunch } from "./launchSignals";
 import { makePrivateRunFolder, openForAppendSync } from "./runFolderCheck";
-
-export interface TrainerLaunch {
-  command: string;
-  args: string[];
-  cwd: string;
-  env?: NodeJS.ProcessEnv;
-  runId: string;
-  runDir: string;
-  /**
-   * Start the trainer in its own process group, so a Ctrl-C in a terminal reaches only us and we can
-   * stop the trainer gracefully (the headless CLI sets this).
-   */
-  newProcessGroup?: boolean;
-}
-
-export interface TrainerExit {
-  code: number | null;
-  signal: string | null;
-  /** Anything but "exit code 0 after a `done` event". */
-  crashed: boolean;
-  stderrTail: string[];
-  sawDone: boolean;
-  /**
-   * Set when the trainer was not our child (attached after a window reload): its exit status could not
-   * be seen, so code and signal are null and `crashed` means "no done event".
-   */
-  unobserved?: boolean;
-}
-
-/** A control as the caller writes it; the manager adds `id` and `v`. */
-export type ControlWithoutIdAndVersion = Control extends infer C ? (C extends Control ? Omit<C, "id" | "v"> : never) : never;
-
-const STDERR_TAIL_LINES = 50;
-const DEFAULT_GRACE_MS = 10_000;
-/** After SIGTERM, how long before SIGKILL. */
-const TERM_GRACE_MS = 3_000;
-
 
 /** Runs still going when Node exits are killed, so no trainer outlives the window or CLI that started it. */
 const liveRuns = new Set<RunManager>();
@@ -63,12 +27,6 @@ function trackRun(run: RunManager): void {
   process.once("exit", () => {
     for (const r of liveRuns) r.kill();
   });
-}
-
-/** Formats an exit for people: "exit code 1", "signal SIGKILL". */
-export function describeExit(exit: Pick<TrainerExit, "code" | "signal" | "unobserved">): string {
-  if (exit.unobserved) return "ended (exit status not seen: the trainer was started by an earlier window)";
-  return exit.signal ? `signal ${exit.signal}` : exit.code === null ? "failed to start" : `exit code ${exit.code}`;
 }
 
 export class RunManager implements TrainerHandle {
@@ -87,10 +45,8 @@ export class RunManager implements TrainerHandle {
   private readonly stderrLog: WriteStream;
   private sawDone = false;
   private exit: TrainerExit | null = null;
-  private controlCounter = 0;
-  private readonly controlPrefix = randomBytes(3).toString("hex");
-  private stopTimers: NodeJS.Timeout[] = [];
-  private stopping: Promise<TrainerExit> | null = null;
+  private readonly controls = new ControlLines();
+  private readonly stopSequence = new StopSequence(this, (sig) => this.signal(sig));
 
   static start(launch: TrainerLaunch): RunManager {
     return new RunManager(launch);
@@ -100,7 +56,7 @@ export class RunManager implements TrainerHandle {
     this.runId = launch.runId;
     this.runDir = launch.runDir;
     makePrivateRunFolder(launch.runDir);
-    this.stderrLog = createWriteStream("", { fd: openForAppendSync(join(launch.runDir, STDERR_FILE)) });
+    this.stderrLog = createWriteStream("", { fd: openForAppendSync(join(launch.runDir, RUN_FOLDER.stderr)) });
     this.stderrLog.on("error", () => {}); // a full disk must not take the run down with it
 
     let resolveExit!: (e: TrainerExit) => void;
@@ -136,7 +92,7 @@ export class RunManager implements TrainerHandle {
       if (finished) return;
       finished = true;
       liveRuns.delete(this);
-      for (const t of this.stopTimers) clearTimeout(t);
+      this.stopSequence.cancel();
       reader.end();
       if (this.stderrPartial) this.pushTail(this.stderrPartial);
       this.stderrPartial = "";
@@ -148,7 +104,7 @@ export class RunManager implements TrainerHandle {
         sawDone: this.sawDone,
       };
       this.exit = exit;
-      this.stderrLog.end(`[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`, () => {
+      this.stderrLog.end(exitLogLine(exit), () => {
         resolveExit(exit);
         this.exitListeners.emit(exit);
       });
@@ -206,28 +162,14 @@ export class RunManager implements TrainerHandle {
   sendControl(c: ControlWithoutIdAndVersion): string {
     const stdin = this.child.stdin;
     if (this.exit !== null || !stdin || stdin.destroyed || !stdin.writable) throw new Error("the trainer is not running");
-    const id = `${this.controlPrefix}-${++this.controlCounter}`;
-    stdin.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })}\n`);
+    const { id, line } = this.controls.next(c);
+    stdin.write(`${line}\n`);
     return id;
   }
 
-  /** Graceful stop: a `stop` line, then SIGTERM after graceMs, then SIGKILL. Resolves on exit. */
-  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
-    if (this.exit !== null) return this.exited;
-    if (this.stopping) return this.stopping;
-    try {
-      this.sendControl({ type: "stop" });
-    } catch {
-      // stdin already closed: go straight to the signals below
-    }
-    this.stopTimers.push(
-      setTimeout(() => {
-        this.signal("SIGTERM");
-        this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), TERM_GRACE_MS));
-      }, Math.max(0, graceMs)),
-    );
-    this.stopping = this.exited;
-    return this.stopping;
+  /** Graceful stop (the StopSequence). Resolves on exit. */
+  stop(graceMs: number = STOP_GRACE_MS): Promise<TrainerExit> {
+    return this.exit !== null ? this.exited : this.stopSequence.start(graceMs);
   }
 
   kill(): void {
@@ -271,7 +213,7 @@ export class RunManager implements TrainerHandle {
   }
 
   private pushTail(line: string): void {
-    this.tail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    this.tail.push(clipStderrLine(line));
     if (this.tail.length > STDERR_TAIL_LINES) this.tail.splice(0, this.tail.length - STDERR_TAIL_LINES);
   }
 }

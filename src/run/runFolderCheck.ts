@@ -1,14 +1,13 @@
 // A run folder holds a model, its optimizer state and the event log: another local user must not read or
 // swap them (folders 0700, files 0600, whatever the umask), and a symbolic link inside it (a cloned
 // repository's .hima/runs) must not make HiMA read or write somewhere the user never named. The trainer
-// side is trainer/hima/run_folder.py; both check the entries below (test_run_folder.py compares the lists).
+// side is trainer/hima/run_folder.py; both check the entries the protocol schema lists ($defs/RunFolder).
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 
-export const RUN_ENTRIES = [
-  "events.jsonl", "checkpoints", "trainer.json", "trainer.lock", "control.path", "control.sock",
-  "ranks", "config.json", "stderr.log",
-];
+/** Every entry of a run folder ($defs/RunFolder in the protocol schema). */
+export const RUN_ENTRIES: readonly string[] = Object.values(RUN_FOLDER);
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0; // absent on Windows
 
 export function linkRefused(path: string): string {

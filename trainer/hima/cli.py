@@ -16,17 +16,18 @@ import time
 from typing import IO
 
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint
-from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_config
+from .config import METHODS, ConfigError, load_config_file, resolve_config
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
 from .launcher_watch import stop_when_launcher_dies
 from .model import MODEL_PRESETS
+from .protocol import RUN_FOLDER, is_run_id
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
-TRAINER_INFO = "trainer.json"
-LOCK_FILE = "trainer.lock"
+TRAINER_INFO = RUN_FOLDER["trainer_record"]
+LOCK_FILE = RUN_FOLDER["trainer_lock"]
 # Test hook, set only by trainer/tests/test_stop_race.py: rank 0 sleeps this many seconds right after writing
 # trainer.json (its JoinGuard, if any, already holding SIGTERM), as a slow start-up (big model, rendezvous) would.
 SLOW_START_ENV = "HIMA_TEST_SLOW_START"
@@ -112,7 +113,7 @@ def write_trainer_info(out: str, run_id: str, control_socket: str | None, argv: 
 
 def _default_run_id(out: str) -> str:
     name = os.path.basename(os.path.normpath(out))
-    return name if RUN_ID.match(name) else "run"
+    return name if is_run_id(name) else "run"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,10 @@ import os
 import threading
 from typing import IO, Any
 
-from .protocol import PROTOCOL_VERSION
+from .protocol import PROTOCOL_VERSION, RUN_FOLDER
 from .run_folder import open_entry, private_folder, raise_if_disk_full
 
-EVENTS_FILE = "events.jsonl"
+EVENTS_FILE = RUN_FOLDER["events"]
 
 
 class EventWriter:

@@ -13,8 +13,11 @@ import math
 import random
 from typing import Literal, Sequence
 
+from .protocol import cutoff_order_problem
+from .protocol_generated import TIERS as PROTOCOL_TIERS
+
 Tier = Literal["hot", "warm", "cold"]
-TIERS: tuple[Tier, ...] = ("hot", "warm", "cold")
+TIERS: tuple[Tier, ...] = PROTOCOL_TIERS  # type: ignore[assignment]
 
 
 def validate_tier(tier: object) -> Tier:
@@ -32,8 +35,8 @@ def validate_cutoffs(hot: object, warm: object) -> tuple[float, float]:
             raise ValueError(f"cutoff {label} is NaN; cutoffs must satisfy 0 <= hot <= warm <= 1")
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"cutoff {label}={value} is outside [0, 1]; cutoffs must satisfy 0 <= hot <= warm <= 1")
-    if hot > warm:  # type: ignore[operator]
-        raise ValueError(f"cutoff hot={hot} is above warm={warm}; cutoffs must satisfy 0 <= hot <= warm <= 1")
+    if order := cutoff_order_problem(hot, warm):  # type: ignore[arg-type]
+        raise ValueError(f"cutoff {order}; cutoffs must satisfy 0 <= hot <= warm <= 1")
     return float(hot), float(warm)  # type: ignore[arg-type]
 
 
