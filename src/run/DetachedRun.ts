@@ -9,12 +9,8 @@ import type { Event } from "../../protocol/protocol.generated";
 import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { ControlChannel } from "./ControlChannel";
 import { EventLogFollower } from "./EventLogFollower";
-import {
-  clipStderrLine, ControlLines, exitLogLine, STDERR_TAIL_LINES, STOP_GRACE_MS, StopSequence,
-  type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle, type TrainerLaunch,
-} from "./TrainerHandle";
+import { clipStderrLine, exitLogLine, STDERR_TAIL_LINES, TrainerProcess, type TrainerExit, type TrainerLaunch } from "./TrainerHandle";
 import { isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
-import { Listeners } from "./Listeners";
 import { safeKill, signalLaunch } from "./launchSignals";
 import { appendPrivateFile, makePrivateRunFolder, openForAppendSync, openForRead } from "./runFolderCheck";
 
@@ -39,22 +35,15 @@ const STDERR_TAIL_BYTES = 64 * 1024;
 const DEFAULT_LIVENESS_POLL_MS = 1000;
 
 
-export class DetachedRun implements TrainerHandle {
+export class DetachedRun extends TrainerProcess {
   readonly exited: Promise<TrainerExit>;
   private readonly follower: EventLogFollower;
   private readonly channel: ControlChannel;
-  private readonly eventListeners = new Listeners<[Event, boolean]>();
-  private readonly noiseListeners = new Listeners<[string, string]>();
-  private readonly exitListeners = new Listeners<[TrainerExit]>();
-  private readonly controlFailedListeners = new Listeners<[string, string]>();
   private resolveExit!: (e: TrainerExit) => void;
-  private exit: TrainerExit | null = null;
   private finishing = false;
   private sawDone = false;
   private released = false;
-  private readonly controls = new ControlLines();
   private livenessTimer: NodeJS.Timeout | null = null;
-  private readonly stopSequence: StopSequence;
   private spawnError: string | null = null;
 
   /** Starts the trainer detached. Spawn failures are reported through `exited`, never thrown. */
@@ -81,8 +70,8 @@ export class DetachedRun implements TrainerHandle {
     launch: DetachedLaunch | null,
     private readonly opts: DetachedRunOptions,
   ) {
+    super(opts.termGraceMs);
     this.exited = new Promise((r) => (this.resolveExit = r));
-    this.stopSequence = new StopSequence(this, (sig) => this.signal(sig), opts.termGraceMs);
     this.channel = new ControlChannel(runDir, opts.connectTimeoutMs);
     this.pid = record?.pid ?? null;
     this.startedMs = record?.startedMs ?? null;
@@ -102,50 +91,23 @@ export class DetachedRun implements TrainerHandle {
     return this.child === null && this.spawnError === null;
   }
 
-  get running(): boolean {
-    return this.exit === null;
-  }
-
   /** The trainer's pid (undefined when it could not be started). */
   get trainerPid(): number | undefined {
     return this.pid ?? undefined;
   }
 
-  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
-    return this.eventListeners.add(cb);
-  }
-
-  onNoise(cb: (text: string, reason: string) => void): () => void {
-    return this.noiseListeners.add(cb);
-  }
-
-  onExit(cb: (exit: TrainerExit) => void): () => void {
-    return this.exitListeners.add(cb);
-  }
-
-  onControlFailed(cb: (id: string, reason: string) => void): () => void {
-    return this.controlFailedListeners.add(cb);
-  }
-
-  sendControl(c: ControlWithoutIdAndVersion): string {
-    if (this.exit !== null || this.finishing) throw new Error("the trainer is not running");
-    const { id, line } = this.controls.next(c);
-    this.channel.send(line).catch((err: Error) => {
-      this.controlFailedListeners.emit(id, err.message);
-    });
-    return id;
+  protected canSend(): boolean {
+    return !this.finishing;
   }
 
   /**
-   * Graceful stop (the StopSequence); when the socket is gone (a trainer from before sockets, or a hung
-   * one) the signals follow at once. Resolves on exit.
+   * Through the run's socket; when it is gone (a trainer from before sockets, or a hung one) the control
+   * failed, and a stop in progress goes on to the signals at once.
    */
-  stop(graceMs: number = STOP_GRACE_MS): Promise<TrainerExit> {
-    return this.exit !== null ? this.exited : this.stopSequence.start(graceMs);
-  }
-
-  kill(): void {
-    this.signal("SIGKILL");
+  protected writeControl(id: string, line: string): void {
+    this.channel.send(line).catch((err: Error) => {
+      this.controlFailedListeners.emit(id, err.message);
+    });
   }
 
   stderrTail(): string[] {
@@ -233,7 +195,7 @@ export class DetachedRun implements TrainerHandle {
     this.exitListeners.emit(exit);
   }
 
-  private signal(sig: "SIGTERM" | "SIGKILL"): void {
+  protected signal(sig: "SIGTERM" | "SIGKILL"): void {
     if (this.exit !== null || this.pid === null) return;
     if (this.child) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -8,12 +8,8 @@ import { StringDecoder } from "node:string_decoder";
 import type { Event } from "../../protocol/protocol.generated";
 import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
-import {
-  clipStderrLine, ControlLines, exitLogLine, STDERR_TAIL_LINES, STOP_GRACE_MS, StopSequence,
-  type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle, type TrainerLaunch,
-} from "./TrainerHandle";
+import { clipStderrLine, exitLogLine, STDERR_TAIL_LINES, TrainerProcess, type TrainerExit, type TrainerLaunch } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
-import { Listeners } from "./Listeners";
 import { signalLaunch } from "./launchSignals";
 import { makePrivateRunFolder, openForAppendSync } from "./runFolderCheck";
 
@@ -29,30 +25,25 @@ function trackRun(run: RunManager): void {
   });
 }
 
-export class RunManager implements TrainerHandle {
+export class RunManager extends TrainerProcess {
   readonly runId: string;
   readonly runDir: string;
   readonly exited: Promise<TrainerExit>;
 
   private readonly child: ChildProcess;
   private readonly ownGroup: boolean;
-  private readonly eventListeners = new Listeners<[Event]>();
-  private readonly noiseListeners = new Listeners<[string, string]>();
-  private readonly exitListeners = new Listeners<[TrainerExit]>();
   private readonly tail: string[] = [];
   private stderrPartial = "";
   private readonly stderrDecoder = new StringDecoder("utf8");
   private readonly stderrLog: WriteStream;
   private sawDone = false;
-  private exit: TrainerExit | null = null;
-  private readonly controls = new ControlLines();
-  private readonly stopSequence = new StopSequence(this, (sig) => this.signal(sig));
 
   static start(launch: TrainerLaunch): RunManager {
     return new RunManager(launch);
   }
 
   private constructor(launch: TrainerLaunch) {
+    super();
     this.runId = launch.runId;
     this.runDir = launch.runDir;
     makePrivateRunFolder(launch.runDir);
@@ -122,17 +113,6 @@ export class RunManager implements TrainerHandle {
     this.child.on("close", (code, signal) => finish(code, signal));
   }
 
-  /** Our child's stdout carries only its own events: `replayed` is always false. */
-  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
-    const listener = (e: Event) => cb(e, false);
-    return this.eventListeners.add(listener);
-  }
-
-  /** A child's controls go to its stdin synchronously: sendControl throws instead. */
-  onControlFailed(_cb: (id: string, reason: string) => void): () => void {
-    return () => {};
-  }
-
   /** The trainer is this process's child: it does not outlive us. */
   get attached(): boolean {
     return false;
@@ -142,45 +122,25 @@ export class RunManager implements TrainerHandle {
     this.kill();
   }
 
-  onNoise(cb: (text: string, reason: string) => void): () => void {
-    return this.noiseListeners.add(cb);
-  }
-
-  onExit(cb: (exit: TrainerExit) => void): () => void {
-    return this.exitListeners.add(cb);
-  }
-
   get pid(): number | undefined {
     return this.child.pid;
   }
 
-  get running(): boolean {
-    return this.exit === null;
-  }
-
-  /** Writes one control line to the trainer's stdin and returns its id. Throws if the trainer has ended. */
-  sendControl(c: ControlWithoutIdAndVersion): string {
+  protected canSend(): boolean {
     const stdin = this.child.stdin;
-    if (this.exit !== null || !stdin || stdin.destroyed || !stdin.writable) throw new Error("the trainer is not running");
-    const { id, line } = this.controls.next(c);
-    stdin.write(`${line}\n`);
-    return id;
+    return !!stdin && !stdin.destroyed && stdin.writable;
   }
 
-  /** Graceful stop (the StopSequence). Resolves on exit. */
-  stop(graceMs: number = STOP_GRACE_MS): Promise<TrainerExit> {
-    return this.exit !== null ? this.exited : this.stopSequence.start(graceMs);
-  }
-
-  kill(): void {
-    this.signal("SIGKILL");
+  /** To the trainer's stdin, synchronously (a failure to deliver ends the trainer, which the exit reports). */
+  protected writeControl(_id: string, line: string): void {
+    this.child.stdin!.write(`${line}\n`);
   }
 
   stderrTail(): string[] {
     return this.stderrPartial ? [...this.tail, this.stderrPartial].slice(-STDERR_TAIL_LINES) : [...this.tail];
   }
 
-  private signal(sig: "SIGTERM" | "SIGKILL"): void {
+  protected signal(sig: "SIGTERM" | "SIGKILL"): void {
     if (this.exit !== null || this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return;
     // SIGTERM asks the trainer (rank 0 under torchrun) to stop; SIGKILL takes the launch: the child, its
     // group when it leads one, and under torchrun every rank.
@@ -194,7 +154,7 @@ export class RunManager implements TrainerHandle {
       // before the trainer's interpreter shuts down.
       this.child.stdin?.end();
     }
-    this.eventListeners.emit(event);
+    this.eventListeners.emit(event, false); // our child's stdout carries only its own events
   }
 
   private reportNoise(text: string, reason: string): void {

@@ -1,10 +1,11 @@
 // What the extension needs from a training run, whoever owns the process: a child whose stdout we read
 // (RunManager, the headless CLI) or a detached trainer followed through its run folder (DetachedRun); and
-// what both handles share: the exit record, the stop sequence and its timings, and the control lines
-// (numbered, versioned, validated against the schema before they are written).
+// TrainerProcess, what both handles do the same way: listeners, the exit record, the stop sequence and its
+// timings, and the control lines (numbered, versioned, validated against the schema before they are written).
 import { randomBytes } from "node:crypto";
 import type { Control, Event } from "../../protocol/protocol.generated";
 import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import { Listeners } from "./Listeners";
 import { validateControl } from "./validateEvent";
 
 /** After a `stop` control: how long the trainer gets to finish its step, checkpoint and say `done` before SIGTERM. */
@@ -156,4 +157,70 @@ export class StopSequence {
     this.signal("SIGTERM");
     this.timers.push(setTimeout(() => this.signal("SIGKILL"), this.termGraceMs));
   }
+}
+
+/**
+ * The half of a trainer handle that does not depend on how the trainer runs. A subclass says how a control
+ * line reaches the trainer (`writeControl`), whether it can now (`canSend`), how a signal reaches it
+ * (`signal`), and sets `exit` (then emits it) when the trainer ended.
+ */
+export abstract class TrainerProcess implements TrainerHandle {
+  abstract readonly runId: string;
+  abstract readonly runDir: string;
+  abstract readonly attached: boolean;
+  abstract readonly exited: Promise<TrainerExit>;
+  protected readonly eventListeners = new Listeners<[Event, boolean]>();
+  protected readonly noiseListeners = new Listeners<[string, string]>();
+  protected readonly exitListeners = new Listeners<[TrainerExit]>();
+  protected readonly controlFailedListeners = new Listeners<[string, string]>();
+  protected exit: TrainerExit | null = null;
+  protected readonly stopSequence: StopSequence;
+  private readonly controls = new ControlLines();
+
+  constructor(termGraceMs?: number) {
+    this.stopSequence = new StopSequence(this, (sig) => this.signal(sig), termGraceMs);
+  }
+
+  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
+    return this.eventListeners.add(cb);
+  }
+
+  onNoise(cb: (text: string, reason: string) => void): () => void {
+    return this.noiseListeners.add(cb);
+  }
+
+  onExit(cb: (exit: TrainerExit) => void): () => void {
+    return this.exitListeners.add(cb);
+  }
+
+  onControlFailed(cb: (id: string, reason: string) => void): () => void {
+    return this.controlFailedListeners.add(cb);
+  }
+
+  get running(): boolean {
+    return this.exit === null;
+  }
+
+  sendControl(c: ControlWithoutIdAndVersion): string {
+    if (this.exit !== null || !this.canSend()) throw new Error("the trainer is not running");
+    const { id, line } = this.controls.next(c);
+    this.writeControl(id, line);
+    return id;
+  }
+
+  /** Graceful stop (the StopSequence). Resolves on exit. */
+  stop(graceMs: number = STOP_GRACE_MS): Promise<TrainerExit> {
+    return this.exit !== null ? this.exited : this.stopSequence.start(graceMs);
+  }
+
+  kill(): void {
+    this.signal("SIGKILL");
+  }
+
+  abstract stderrTail(): string[];
+  abstract release(): void;
+  protected abstract canSend(): boolean;
+  /** Delivers a checked control line (no newline); a failure later is reported through controlFailedListeners. */
+  protected abstract writeControl(id: string, line: string): void;
+  protected abstract signal(sig: StopSignal): void;
 }
