@@ -24,7 +24,7 @@ class RunSpec:
     layout: str | None = None  # HiMA layout ("depth" | "tensor"); None: the engine's default
     ramp: tuple[float, float] | None = None  # Warm/Cold ramp as fractions of the budget; None: the suite's
     seed: int | None = None  # None: the suite's --seed
-    model: str = "gpt"  # "gpt" (hima.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
+    model: str = "gpt"  # "gpt" (hima.app.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
     warm_every: int | None = None  # None: the engine's default (4)
     warm_placement: str | None = None  # None: the engine's default
     first_retier: int | None = None  # None: the suite's --retier-every (or the preset's)

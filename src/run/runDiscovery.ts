@@ -8,7 +8,7 @@ import { listRuns, readLogTail, runDirFor, type RunListing } from "./RunStore";
 import { isTrainerOf, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { readRunFile, runFolderProblem } from "./runFolderCheck";
 
-/** The checkpoint names the trainer writes (trainer/hima/checkpoint.py). */
+/** The checkpoint names the trainer writes (trainer/hima/app/checkpoint.py). */
 const CHECKPOINT_NAME = /^ckpt-\d{8}\.pt$/;
 
 export interface LiveRunInfo {

@@ -1,5 +1,5 @@
 // The run manager against real child processes: the scripted fake trainer (fast, every failure mode) and
-// the real Python trainer on the tiny preset (skipped, with the reason, until `hima.train` imports).
+// the real Python trainer on the tiny preset (skipped, with the reason, until `hima.app.train` imports).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -127,8 +127,8 @@ test("a trainer that cannot be started is reported, not thrown", async () => {
 
 // ---- the real trainer -------------------------------------------------------------------------------
 const python = existsSync(join(REPO_ROOT, ".venv/bin/python")) ? join(REPO_ROOT, ".venv/bin/python") : "python3";
-const probe = spawnSync(python, ["-c", "import hima.train"], { encoding: "utf8" });
-const realSkip = probe.status === 0 ? false : `the real trainer is not importable yet (${python} -c "import hima.train": ${(probe.stderr || probe.error?.message || "").trim().split("\n").at(-1)})`;
+const probe = spawnSync(python, ["-c", "import hima.app.train"], { encoding: "utf8" });
+const realSkip = probe.status === 0 ? false : `the real trainer is not importable yet (${python} -c "import hima.app.train": ${(probe.stderr || probe.error?.message || "").trim().split("\n").at(-1)})`;
 
 test("real trainer (tiny preset): hello -> steps -> tiers -> set_cutoffs acked -> stop -> done", { skip: realSkip, timeout: 120_000 }, async () => {
   const dataDir = writeSyntheticTokens(tempDir());

@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from hima.control import ControlRejected, parse_control
+from hima.app.control import ControlRejected, parse_control
 from hima.protocol import SchemaError, definition, is_run_id, schema, validate, validate_event
 from hima.tiering import validate_cutoffs
 
@@ -73,7 +73,7 @@ def test_invalid_trainer_records(record):
 
 
 def test_the_trainer_writes_a_valid_trainer_record(tmp_path):
-    from hima.cli import write_trainer_info
+    from hima.app.cli import write_trainer_info
 
     path = write_trainer_info(str(tmp_path), "r-1", str(tmp_path / "control.sock"), ["-m", "hima", "train"])
     validate(json.loads(Path(path).read_text()), definition("TrainerRecord"), "trainer record")

@@ -85,7 +85,7 @@ def test_a_linked_checkpoint_file_is_refused(token_dir, fast_config, tmp_path):
 
 
 def test_the_trainer_and_the_extension_check_the_run_folder_entries_the_schema_lists():
-    from hima.run_folder import RUN_ENTRIES
+    from hima.app.run_folder import RUN_ENTRIES
 
     schema = json.loads((ROOT / "protocol" / "hima.schema.json").read_text())
     assert RUN_ENTRIES == tuple(p["const"] for p in schema["$defs"]["RunFolder"]["properties"].values())

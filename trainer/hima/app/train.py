@@ -16,8 +16,8 @@ from dataclasses import asdict
 
 import torch
 
-from . import HiMA, HiMAConfig, compile_per_block
-from .compile import uncompiled
+from .. import HiMA, HiMAConfig, compile_per_block
+from ..compile import uncompiled
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
 from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
@@ -85,7 +85,7 @@ class Trainer:
         self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
         join_guard: JoinGuard | None = None, stop_signals: StopSignals | None = None,
     ):
-        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch).
+        """``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.app.rank_watch).
         ``stop_signals``: the installed handlers (cli), so a signal during start-up stops the run; without it
         signals are not handled here."""
         self.cfg, self.events, self.controls = cfg, events, controls

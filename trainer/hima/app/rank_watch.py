@@ -12,7 +12,7 @@ torchrun killed it, with no event at all. While rank 0 joins, its main thread is
 neither an exception nor a Python signal handler can interrupt, so during that phase the watch ends the run
 itself (``end_run``). ``JoinGuard`` holds back SIGTERM until then, because torchrun sends it to rank 0 about
 0.1 s after the failed peer exits, usually before the watch has looked. A SIGTERM still held when the group
-exists goes to the handler in place before the guard: the trainer's stop handler (``hima.train.StopSignals``,
+exists goes to the handler in place before the guard: the trainer's stop handler (``hima.app.train.StopSignals``,
 installed first thing by the cli), so the run then stops at its first step boundary with `done` "stopped".
 """
 from __future__ import annotations

@@ -10,15 +10,15 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from .engine_config import LAYOUTS, METHODS
+from ..engine_config import LAYOUTS, METHODS
 from .model import MODEL_PRESETS
-from .protocol import RUN_ID_PATTERN, is_run_id
-from .protocol_generated import DEFAULT_CUTOFFS
-from .tiering import validate_cutoffs
+from ..protocol import RUN_ID_PATTERN, is_run_id
+from ..protocol_generated import DEFAULT_CUTOFFS
+from ..tiering import validate_cutoffs
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 DTYPES = ("auto", "float32", "bfloat16")
-GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.distributed)
+GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.app.distributed)
 
 # Upper bounds. A value past these cannot work (it overflows a seed, exhausts memory building batches, or
 # updates weights by more than their scale) and used to fail only once training had begun (exit 1 after
@@ -63,7 +63,7 @@ class TrainConfig:
     dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # per-block torch.compile (compile_per_block), never whole-model
     # Several processes (torchrun) only: "overlap" all-reduces gradient buckets during backward, "after-backward"
-    # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.distributed.
+    # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.app.distributed.
     grad_sync: str = "overlap"
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)

@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 
-from .protocol_generated import RUN_FOLDER
+from ..protocol_generated import RUN_FOLDER
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600

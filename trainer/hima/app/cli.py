@@ -22,7 +22,7 @@ from .data import DataError
 from .events import EventWriter
 from .launcher_watch import stop_when_launcher_dies
 from .model import MODEL_PRESETS
-from .protocol import RUN_FOLDER, is_run_id
+from ..protocol import RUN_FOLDER, is_run_id
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_when_launcher_dies()
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
     # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
-    # errors reach the stream through rank 0 (hima.distributed).
+    # errors reach the stream through rank 0 (hima.app.distributed).
     rank = int(os.environ.get("RANK", "0"))
     stdout_events = _take_stdout_for_events()
     event_stream = None if args.quiet_stdout or rank > 0 else stdout_events
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 from .rank_watch import JoinGuard
 
                 # From here on torchrun's SIGTERM (sent when a peer fails during start-up) waits for the peer
-                # watch to report that peer (hima.rank_watch); released once the process group exists, when a
+                # watch to report that peer (hima.app.rank_watch); released once the process group exists, when a
                 # held SIGTERM goes on to stop_signals.
                 join_guard = JoinGuard()
             time.sleep(float(os.environ.get(SLOW_START_ENV, "0")))

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from .protocol import PROTOCOL_VERSION, RUN_FOLDER, SchemaError, control_types, definition, validate
+from ..protocol import PROTOCOL_VERSION, RUN_FOLDER, SchemaError, control_types, definition, validate
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_QUEUED_LINES = 4096  # lines waiting for the next step boundary, over all channels
