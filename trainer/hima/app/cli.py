@@ -20,7 +20,7 @@ from .config import METHODS, ConfigError, load_config_file, resolve_config
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
-from .launcher_watch import stop_when_launcher_dies
+from .signals import stop_when_launcher_dies
 from .model import MODEL_PRESETS
 from ..protocol import RUN_FOLDER, is_run_id
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
