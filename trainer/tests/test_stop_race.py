@@ -86,7 +86,7 @@ def test_sigterm_while_paused_ends_the_run(token_dir, fast_config, tmp_path, liv
 
 
 def test_a_signal_after_a_stop_control_does_not_abort_but_a_second_signal_does():
-    from hima.app.train import StopSignals
+    from hima.app.signals import StopSignals
 
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -157,7 +157,7 @@ def test_sigterm_while_a_resumed_run_starts_keeps_its_checkpoint(token_dir, fast
 
 
 def test_sigterm_to_rank_0_held_until_the_group_exists_stops_both_ranks(token_dir, fast_config, tmp_path, monkeypatch):
-    # Rank 0's JoinGuard holds the SIGTERM (hima.app.rank_watch) while the hook keeps it in start-up; rank 1 waits in
+    # Rank 0's JoinGuard holds the SIGTERM (hima.app.signals) while the hook keeps it in start-up; rank 1 waits in
     # the rendezvous meanwhile, so the group forms as soon as rank 0 joins and the guard hands the held signal to
     # the stop handler: both ranks stop at the first step boundary. Before, the guard re-raised it with the
     # default action (rank 0 killed, exit 143, no done).

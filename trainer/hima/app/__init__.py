@@ -2,8 +2,8 @@
 
 The library (``hima``: the engine, tiering, depth units, compile, optimizer state, the protocol) is what a
 user needs to wrap a model; this package is everything else: the command line (``cli``) and its run
-configuration (``config``), the training loop (``train``) on the
+configuration (``config``), start-up and stop signals (``signals``), the training loop (``train``) on the
 GPT-2 model (``model``) and token files (``data``), protocol events (``events``) and controls (``control``)
 in a private run folder (``run_folder``, ``checkpoint``), and torchrun (``distributed``, ``grad_sync``,
-``rank_watch``, ``launcher_watch``).
+``rank_watch``).
 """

@@ -20,7 +20,7 @@ from .config import METHODS, ConfigError, load_config_file, resolve_config
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
-from .signals import stop_when_launcher_dies
+from .signals import StopSignals, stop_when_launcher_dies
 from .model import MODEL_PRESETS
 from ..protocol import RUN_FOLDER, is_run_id
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
-    from .train import StopSignals, Trainer
+    from .train import Trainer
 
     # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
     # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
             write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
             if world_size > 1:
-                from .rank_watch import JoinGuard
+                from .signals import JoinGuard
 
                 # From here on torchrun's SIGTERM (sent when a peer fails during start-up) waits for the peer
                 # watch to report that peer (hima.app.rank_watch); released once the process group exists, when a

@@ -49,7 +49,8 @@ from torch import nn
 from .config import ConfigError
 from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
-from .rank_watch import JoinGuard, PeerWatch, RankReports
+from .rank_watch import PeerWatch, RankReports
+from .signals import JoinGuard
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024  # DDP's default bucket size
