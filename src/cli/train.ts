@@ -1,6 +1,7 @@
-// `hima train`: launches the trainer through the same RunManager the extension uses (with --processes N,
-// under torchrun like hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints
-// a summary. Returns the process exit code.
+// `hima train`: launches the trainer as a child (RunManager: the extension's DetachedRun shares its stop
+// sequence and control checks) with the extension's command line (with --processes N, under torchrun like
+// hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints a summary. Returns
+// the process exit code.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RankMemoryView } from "../../common/messages";
