@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import hima.model as model_module
+import hima.app.model as model_module
 
 from . import measure
 from .suite import RunSpec
@@ -64,7 +64,7 @@ def grad_presence(skip_param_guards: bool, rounds: int = 6) -> dict:
     import torch._dynamo as dynamo
 
     from hima.compile import raise_recompile_limit
-    from hima.model import GPT, gpt_config
+    from hima.app.model import GPT, gpt_config
 
     from . import compile_stats
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hima.train import lr_at
+from hima.app.train import lr_at
 
 from . import compile_stats, measure
 from .clock import StepClock

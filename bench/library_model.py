@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from hima import HiMA, HiMAConfig
-from hima.config import engine_settings
-from hima.data import TokenBatches
-from hima.model import MODEL_PRESETS, padded_vocab
-from hima.train import make_optimizer
+from hima.app.config import engine_settings
+from hima.app.data import TokenBatches
+from hima.app.model import MODEL_PRESETS, padded_vocab
+from hima.app.train import make_optimizer
 
 
 class CausalLM(nn.Module):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-TARGETS = ["c_attn", "c_proj", "c_fc"]  # hima.model: attention qkv + output, MLP in + out (in every block)
+TARGETS = ["c_attn", "c_proj", "c_fc"]  # hima.app.model: attention qkv + output, MLP in + out (in every block)
 
 
 def add_lora(model: nn.Module, rank: int, cfg, device: str) -> torch.optim.Optimizer:

@@ -1,6 +1,6 @@
 """One benchmark run: build the model the trainer builds, train a fixed budget, measure everything.
 
-Engine runs call the trainer's own step (hima.train.Trainer.train_step: LR -> forward/backward under
+Engine runs call the trainer's own step (hima.app.train.Trainer.train_step: LR -> forward/backward under
 autocast -> clip -> hima.step() -> zero_grad), on the trainer's sequential token order, so the bench
 times the code users run. Around it the bench adds what the trainer's loop does not give: per-step
 device-timed durations with no sync inside the window, peak memory reset after model + optimizer
@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from hima.base_weights import apply_base, load_base
+from hima.app.base_weights import apply_base, load_base
 from hima.compile import compile_per_block, uncompiled
-from hima.config import resolve_config
-from hima.data import TokenBatches
-from hima.events import EventWriter
-from hima.model import GPT, gpt_config
-from hima.train import Trainer, lr_at, make_optimizer
+from hima.app.config import resolve_config
+from hima.app.data import TokenBatches
+from hima.app.events import EventWriter
+from hima.app.model import GPT, gpt_config
+from hima.app.train import Trainer, lr_at, make_optimizer
 
 from . import compile_stats
 from .clock import StepClock
@@ -167,7 +167,7 @@ class Setup:
     """One built run: the model, optimizer and step function a run trains with, compiled as its spec says."""
 
     spec: RunSpec
-    cfg: object  # hima.config.TrainConfig
+    cfg: object  # hima.app.config.TrainConfig
     device: str
     events: object  # EventWriter or _NoEvents
     trainer: Trainer | None  # None for the plain AdamW baseline

@@ -73,14 +73,8 @@ def _memory(out: str, runs: dict) -> str | None:
     _bars(axes[0], names, peaks, "Peak GPU memory (steady state, after the first re-tier)", "MiB")
     _bars(axes[1], names, [runs[n]["optimizer_state"]["end_bytes"] / MIB for n in names], "Optimizer-state bytes at the end", "MiB")
     # Peak of each step: shows which steps set the peak (HiMA's probe and Warm-update steps).
-    for n in [n for n in ("small-full", "small-hima-50", "small-hima-70") if n in runs and runs[n]["memory"].get("step_peak_mib")]:
-        axes[2].plot(runs[n]["memory"]["step_peak_mib"], linewidth=0.8, label=n)
-    axes[2].set_title("Peak memory of each step")
-    axes[2].set_xlabel("step")
-    axes[2].set_ylabel("MiB")
-    axes[2].grid(alpha=0.3)
-    if axes[2].lines:
-        axes[2].legend(fontsize=8)
+    shown = [n for n in ("small-full", "small-hima-50", "small-hima-70") if n in runs and runs[n]["memory"].get("step_peak_mib")]
+    _per_step(axes[2], {n: runs[n]["memory"]["step_peak_mib"] for n in shown}, "Peak memory of each step", "MiB")
     return _save(fig, out, "memory.png")
 
 
@@ -91,17 +85,23 @@ def _step_time(out: str, runs: dict) -> str | None:
     fig, axes = plt.subplots(1, 2, figsize=(13, max(4.5, 0.45 * len(names) + 2)))
     _bars(axes[0], names, [runs[n]["timing"]["ms_per_step_median"] for n in names], "Step time (median, steady state)", "ms/step")
     # Step time along the run shows where compiles and re-tiers cost time (spikes).
-    for n in [n for n in ("small-full", "small-hima-50", "medium-full", "medium-hima-50") if n in runs]:
-        ax = axes[1]
-        ax.plot(runs[n]["timing"]["step_ms"], linewidth=0.8, label=n)
-    axes[1].set_yscale("log")
-    axes[1].set_title("Step time along the run")
-    axes[1].set_xlabel("step")
-    axes[1].set_ylabel("ms (log)")
-    axes[1].grid(alpha=0.3)
-    if axes[1].lines:
-        axes[1].legend(fontsize=8)
+    shown = [n for n in ("small-full", "small-hima-50", "medium-full", "medium-hima-50") if n in runs]
+    _per_step(axes[1], {n: runs[n]["timing"]["step_ms"] for n in shown}, "Step time along the run", "ms (log)", log=True)
     return _save(fig, out, "step_time.png")
+
+
+def _per_step(ax, series: dict, title: str, ylabel: str, log: bool = False) -> None:
+    """One line per run over its steps, with a legend when there is any line."""
+    for name, values in series.items():
+        ax.plot(values, linewidth=0.8, label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
 
 
 def _tradeoff(out: str, runs: dict) -> str | None:

@@ -24,12 +24,12 @@ class RunSpec:
     layout: str | None = None  # HiMA layout ("depth" | "tensor"); None: the engine's default
     ramp: tuple[float, float] | None = None  # Warm/Cold ramp as fractions of the budget; None: the suite's
     seed: int | None = None  # None: the suite's --seed
-    model: str = "gpt"  # "gpt" (hima.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
+    model: str = "gpt"  # "gpt" (hima.app.model) or "hf-gpt2" (Hugging Face transformers' GPT2LMHeadModel, via the hima API)
     warm_every: int | None = None  # None: the engine's default (4)
     warm_placement: str | None = None  # None: the engine's default
     first_retier: int | None = None  # None: the suite's --retier-every (or the preset's)
     group: str | None = None  # runs of one group share a GPU (and run in suite order) under --gpus N
-    # Fine-tuning (bench/finetune.py): start from these weights (hima.base_weights), save the trained weights.
+    # Fine-tuning (bench/finetune.py): start from these weights (hima.app.base_weights), save the trained weights.
     init_from: str | None = None
     save_weights: str | None = None
     lr: float | None = None  # None: the preset's

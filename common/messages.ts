@@ -1,6 +1,7 @@
 // The ONE declaration of every message between the extension host and the panel webview.
 // Both bundles import this file; the host validates what the webview sends with `parseWebviewMessage`.
 import type { Cutoffs, TensorInfo, Tier, TierCounts } from "../protocol/protocol.generated";
+import { cutoffOrderProblem } from "../protocol/contract";
 import { TIERS } from "../protocol/protocol.generated";
 
 /** Lifecycle of the run shown in the panel. */
@@ -144,9 +145,11 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | string {
     case "ready":
       return { kind: "ready" };
     case "setCutoffs":
+    {
       if (!isFraction(m.hot) || !isFraction(m.warm)) return "setCutoffs: hot and warm must be numbers in [0, 1]";
-      if (m.hot > m.warm) return "setCutoffs: hot must not exceed warm";
-      return { kind: "setCutoffs", hot: m.hot, warm: m.warm };
+      const order = cutoffOrderProblem(m.hot, m.warm);
+      return order ? `setCutoffs: ${order}` : { kind: "setCutoffs", hot: m.hot, warm: m.warm };
+    }
     case "pin":
       if (!isName(m.name)) return "pin: name must be a non-empty string";
       if (!(TIERS as readonly unknown[]).includes(m.tier)) return `pin: tier must be one of ${TIERS.join(", ")}`;

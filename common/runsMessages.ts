@@ -1,7 +1,7 @@
 // Every message between the extension host and the Runs view (the run table, the comparison, the tier
 // timeline, exports), declared once; both bundles import this file and the host checks what the view sends
 // with `parseRunsMessage`. No DOM, no Node: plain types and a validator.
-import type { Cutoffs } from "../protocol/protocol.generated";
+import { RUN_ID_PATTERN, type Cutoffs } from "../protocol/protocol.generated";
 
 export type RunStatusLabel = "completed" | "stopped" | "error" | "running" | "ended early";
 
@@ -120,8 +120,7 @@ export type RunsViewToHost =
   | { kind: "painted"; seq: number };
 
 const MAX_RUNS_IN_MESSAGE = 500;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const isId = (x: unknown): x is string => typeof x === "string" && RUN_ID.test(x);
+const isId = (x: unknown): x is string => typeof x === "string" && RUN_ID_PATTERN.test(x);
 const isIdList = (x: unknown): x is string[] => Array.isArray(x) && x.length <= MAX_RUNS_IN_MESSAGE && x.every(isId);
 
 /** Checks a message from the Runs view: the typed message, or the reason it is dropped. */

@@ -39,9 +39,16 @@ export type Control = (SetCutoffsControl | PinControl | UnpinControl | SimpleCon
  * via the `definition` "ControlId".
  */
 export type ControlId = string
+/**
+ * A run's name, which is also its folder's name under the runs folder: checked before it becomes a path, so a run id read from anywhere cannot point outside the runs folder.
+ * 
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "RunId".
+ */
+export type RunId = string
 
 /**
- * The HiMA trainer protocol, version 1. The ONE source of truth: trainer events (one JSON object per line on stdout and in <out>/events.jsonl) and control lines (one JSON object per line on stdin). TypeScript types are generated from this file (protocol/generate.mjs); the Python trainer validates against a copy of it (trainer/hima/protocol.schema.json, kept identical by the generator and checked in tests).
+ * The HiMA trainer protocol, version 1: the ONE contract between the trainer and the extension. Trainer events (one JSON object per line in <run>/events.jsonl, and on stdout), control lines (one JSON object per line on the run's Unix socket, or stdin), the run id, the run folder's entries and the trainer record. `x-ordered: [a, b]` is the one rule no standard keyword says: the object's field a must not exceed field b (hot <= warm); both validators implement it. protocol/generate.mjs turns this file into protocol/protocol.generated.ts (TypeScript types and constants), trainer/hima/protocol_generated.py (Python constants) and the package copy trainer/hima/protocol.schema.json; protocol/vectors/ holds test cases that both test suites run.
  */
 export interface HimaProtocol {
 event?: Event
@@ -101,7 +108,7 @@ tensors?: number
 } | null)
 }
 /**
- * Tier boundaries as cumulative fractions of parameter ELEMENTS, tensors ranked by score (highest first). Tensors whose cumulative element share is within `hot` are Hot, within `warm` are Warm, the rest Cold. 0 <= hot <= warm <= 1; the Cold share is 1 - warm.
+ * Tier boundaries as cumulative fractions of parameter ELEMENTS, tensors ranked by score (highest first). Tensors whose cumulative element share is within `hot` are Hot, within `warm` are Warm, the rest Cold. 0 <= hot <= warm <= 1; the Cold share is 1 - warm. `default` is the pair every front end starts from.
  * 
  * This interface was referenced by `HimaProtocol`'s JSON-Schema
  * via the `definition` "Cutoffs".
@@ -412,6 +419,42 @@ type: ("pause" | "resume" | "checkpoint" | "stop")
 id: ControlId
 }
 /**
+ * The entries of a run folder <runs>/<run-id>/ that the trainer and the extension both name (each property's const is the file name). events.jsonl is the source of truth (the trainer appends every event); trainer.json is the TrainerRecord; trainer.lock keeps a second trainer out; control.sock is the control socket, or control.path names a socket elsewhere when that path is too long for a Unix socket; ranks/ holds per-rank files under torchrun; checkpoints/ (its `latest` names the newest); config.json is what the extension or CLI launched; stderr.log the trainer's stderr. No entry may be a symbolic link.
+ * 
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "RunFolder".
+ */
+export interface RunFolder {
+events?: "events.jsonl"
+checkpoints?: "checkpoints"
+trainer_record?: "trainer.json"
+trainer_lock?: "trainer.lock"
+control_path?: "control.path"
+control_socket?: "control.sock"
+ranks?: "ranks"
+config?: "config.json"
+stderr?: "stderr.log"
+}
+/**
+ * <run>/trainer.json, written by the trainer (rank 0 under torchrun) when it starts: how a window that did not start it finds it (the pid for a stop signal, the control socket). Input from disk like any other: a pid that is not a plain number above 1 is never signalled.
+ * 
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "TrainerRecord".
+ */
+export interface TrainerRecord {
+pid: number
+/**
+ * When the trainer started: seconds since the epoch (the trainer writes time.time()), milliseconds, or ISO text.
+ */
+started?: (number | string)
+run_id?: string
+/**
+ * Where the trainer listens for control lines; null without a socket.
+ */
+control_socket?: (string | null)
+argv?: string[]
+}
+/**
  * This interface was referenced by `HimaProtocol`'s JSON-Schema
  * via the `definition` "TierBytes".
  */
@@ -426,6 +469,15 @@ export const TIERS = ["hot","warm","cold"] as const;
 export const METHODS = ["full","hima","random-static","hima-no-warm","hima-no-warm-cold","lisa"] as const;
 export const EVENT_TYPES = ["hello","step","tiers","memory","eval","ack","rejected","error","checkpoint","status","done"] as const;
 export const CONTROL_TYPES = ["set_cutoffs","pin","unpin","pause","resume","checkpoint","stop"] as const;
+/** $defs name of each event / control `type`, so a validation error names the right fields. */
+export const EVENT_DEFS: Readonly<Record<string, string>> = {"hello":"HelloEvent","step":"StepEvent","tiers":"TiersEvent","memory":"MemoryEvent","eval":"EvalEvent","ack":"AckEvent","rejected":"RejectedEvent","error":"ErrorEvent","checkpoint":"CheckpointEvent","status":"StatusEvent","done":"DoneEvent"};
+export const CONTROL_DEFS: Readonly<Record<string, string>> = {"set_cutoffs":"SetCutoffsControl","pin":"PinControl","unpin":"UnpinControl","pause":"SimpleControl","resume":"SimpleControl","checkpoint":"SimpleControl","stop":"SimpleControl"};
+/** $defs/RunId: a run's name and its folder's name. */
+export const RUN_ID_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+/** $defs/RunFolder: the entries of a run folder both sides name. */
+export const RUN_FOLDER = {"events":"events.jsonl","checkpoints":"checkpoints","trainer_record":"trainer.json","trainer_lock":"trainer.lock","control_path":"control.path","control_socket":"control.sock","ranks":"ranks","config":"config.json","stderr":"stderr.log"} as const;
+/** $defs/Cutoffs default: the cutoffs every front end starts from. */
+export const DEFAULT_CUTOFFS: Readonly<Cutoffs> = {"hot":0.3,"warm":0.6};
 export type EventType = (typeof EVENT_TYPES)[number];
 export type ControlType = (typeof CONTROL_TYPES)[number];
 /** The event whose `type` is T. */

@@ -3,19 +3,16 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
-import { PROTOCOL_VERSION } from "../protocol/protocol.generated";
+import { PROTOCOL_VERSION, RUN_FOLDER } from "../protocol/protocol.generated";
 import { applyLiveEvent } from "./run/liveModel";
 import { describeEnding } from "./run/endingText";
-import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit } from "./run/RunManager";
+import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle } from "./run/TrainerHandle";
 import { RunModel } from "./run/RunModel";
-import { STDERR_FILE } from "./run/RunStore";
-import type { TrainerHandle } from "./run/TrainerHandle";
 import type { PanelHost } from "./views/PanelHost";
 import { endOfRunNotice, statusBarText, type LiveStatus } from "./views/statusText";
 
 export type ControlRequest = ControlWithoutIdAndVersion;
 
-const STOP_GRACE_MS = 30_000;
 /** The status bar is redrawn at most this often; every redraw is a message to the workbench. */
 const STATUS_INTERVAL_MS = 250;
 const SHOWN_STDERR_LINES = 8;
@@ -106,11 +103,11 @@ export class LiveRun implements vscode.Disposable {
       this.renderStatus();
       this.panel.scheduleUpdate();
     }
-    return this.manager.stop(STOP_GRACE_MS);
+    return this.manager.stop();
   }
 
   stderrLogPath(): string {
-    return path.join(this.manager.runDir, STDERR_FILE);
+    return path.join(this.manager.runDir, RUN_FOLDER.stderr);
   }
 
   dispose(): void {

@@ -2,7 +2,8 @@
 // controls sent to the trainer with their state (pending until the ack, then the step it took effect).
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
-import type { Cutoffs } from "../protocol/protocol.generated";
+import { cutoffOrderProblem } from "../protocol/contract";
+import { DEFAULT_CUTOFFS, type Cutoffs } from "../protocol/protocol.generated";
 import type { ControlStatus, WebviewToHost } from "../common/messages";
 
 type Which = "hot" | "warm";
@@ -11,7 +12,7 @@ type Which = "hot" | "warm";
 export function cutoffError(hot: number, warm: number): string | null {
   if (!Number.isFinite(hot) || !Number.isFinite(warm)) return "Enter numbers between 0 and 1.";
   if (hot < 0 || hot > 1 || warm < 0 || warm > 1) return "Cutoffs must be between 0 and 1.";
-  if (hot > warm) return "Hot must not exceed Warm (Hot tensors are a subset of Hot+Warm).";
+  if (cutoffOrderProblem(hot, warm)) return "Hot must not exceed Warm (Hot tensors are a subset of Hot+Warm).";
   return null;
 }
 
@@ -75,7 +76,7 @@ export class CutoffControls {
     historyTitle.textContent = "Control history";
     historyTitle.append(this.historyFilter);
     this.element.append(this.message, this.apply, historyTitle, this.controlList);
-    this.setCutoffs({ hot: 0.2, warm: 0.6 });
+    this.setCutoffs(DEFAULT_CUTOFFS);
     this.validate();
   }
 

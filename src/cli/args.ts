@@ -1,5 +1,6 @@
-// A small, strict flag parser for the CLI: `--name value` or `--name=value`, boolean flags, and a clear
-// error for anything unknown (exit code 2 in main.ts).
+// The CLI's flags, read with Node's util.parseArgs: `--name value` or `--name=value`, boolean flags, and a
+// clear error for anything unknown, missing or repeated (exit code 2 in main.ts).
+import { parseArgs } from "node:util";
 
 export class UsageError extends Error {}
 
@@ -17,28 +18,31 @@ export interface ParsedArgs {
 }
 
 export function parseFlags(argv: readonly string[], spec: FlagSpec): ParsedArgs {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const name of spec.values) options[name] = { type: "string" };
+  for (const name of spec.booleans ?? []) options[name] = { type: "boolean" };
+  // Not strict: Node's own errors do not name a flag the way a user types it; tokens let us say it.
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const values = new Map<string, string>();
   const booleans = new Set<string>();
   const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
+  for (const t of tokens) {
+    if (t.kind === "positional") {
+      positional.push(t.value);
       continue;
     }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (spec.booleans?.includes(name)) {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      booleans.add(name);
-    } else if (spec.values.includes(name)) {
-      const value = eq !== -1 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || (eq === -1 && value.startsWith("--"))) throw new UsageError(`--${name} needs a value`);
-      if (values.has(name)) throw new UsageError(`--${name} given twice`);
-      values.set(name, value);
-    } else {
-      throw new UsageError(`unknown option --${name}`);
+    if (t.kind === "option-terminator" || !Object.hasOwn(options, t.name) || !t.rawName.startsWith("--")) {
+      throw new UsageError(`unknown option ${t.kind === "option-terminator" ? "--" : t.rawName}`);
     }
+    if (options[t.name].type === "boolean") {
+      if (t.value !== undefined) throw new UsageError(`--${t.name} takes no value`);
+      booleans.add(t.name);
+      continue;
+    }
+    // `--data --max-steps 5`: the next flag is not a value (`--data=--odd` still is).
+    if (t.value === undefined || (t.inlineValue === false && t.value.startsWith("--"))) throw new UsageError(`--${t.name} needs a value`);
+    if (values.has(t.name)) throw new UsageError(`--${t.name} given twice`);
+    values.set(t.name, t.value);
   }
   return { values, booleans, positional };
 }

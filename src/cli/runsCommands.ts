@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type { ExportFormat } from "../../common/runsMessages";
 import { dirname, join, resolve } from "node:path";
-import { EVENTS_FILE } from "../run/RunStore";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { compareRuns, comparisonMarkdown, formatComparison } from "../runs/compare";
 import { exportRuns } from "../runs/exportRuns";
 import { readRunRecord, type RunRecord } from "../runs/runRecord";
@@ -24,7 +24,7 @@ async function loadRuns(io: CliIO, dirs: string[]): Promise<RunRecord[]> {
   const runs: RunRecord[] = [];
   for (const d of dirs) {
     const dir = resolve(io.cwd, d);
-    if (!existsSync(join(dir, EVENTS_FILE))) throw new UsageError(`${dir} is not a run folder (no ${EVENTS_FILE})`);
+    if (!existsSync(join(dir, RUN_FOLDER.events))) throw new UsageError(`${dir} is not a run folder (no ${RUN_FOLDER.events})`);
     runs.push(await readRunRecord(dir));
   }
   const ids = runs.map((r) => r.summary.id);

@@ -3,7 +3,7 @@
 import type { RankMemoryView } from "../../common/messages";
 import { rankParts } from "../../common/rankMemory";
 import type { EventOf, TierCounts } from "../../protocol/protocol.generated";
-import { describeExit, type TrainerExit } from "../run/RunManager";
+import { describeExit, type TrainerExit } from "../run/TrainerHandle";
 import { runDevice } from "../run/RunModel";
 import { formatBytes, formatCount, formatDuration, formatLoss } from "./format";
 

@@ -1,6 +1,7 @@
-// `hima train`: launches the trainer through the same RunManager the extension uses (with --processes N,
-// under torchrun like hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints
-// a summary. Returns the process exit code.
+// `hima train`: launches the trainer as a child (RunManager: the extension's DetachedRun shares its stop
+// sequence and control checks) with the extension's command line (with --processes N, under torchrun like
+// hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints a summary. Returns
+// the process exit code.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RankMemoryView } from "../../common/messages";
@@ -21,8 +22,6 @@ export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|
                   they share the cores); the global batch must be a multiple of N`;
 
 const DATA_FILES = ["train.bin", "val.bin", "meta.json"];
-/** After Ctrl-C: how long the trainer gets to finish its step, checkpoint and say `done`. */
-const STOP_GRACE_MS = 30_000;
 
 export interface CliIO {
   stdout: (text: string) => void;
@@ -108,7 +107,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
     interrupts++;
     if (interrupts === 1) {
       bar.log(`hima: stopping after this step (checkpoint, then done); Ctrl-C again to kill the trainer${processes > 1 ? " (every process)" : ""}`);
-      void run.stop(STOP_GRACE_MS);
+      void run.stop(); // the trainer gets STOP_GRACE_MS to finish its step, checkpoint and say `done`
     } else {
       bar.log("hima: killing the trainer");
       run.kill();

@@ -1,5 +1,6 @@
 // Validation for the two HiMA: Set Cutoffs input boxes (no `vscode` import, unit-tested). The messages are
 // what the input box shows under the field while the user types.
+import { cutoffOrderProblem } from "../../protocol/contract";
 
 /** Parses one cutoff as typed: a fraction 0..1 ("0.3", ".3") or a percentage ("30%"). */
 export function parseCutoff(text: string): number | string {
@@ -23,7 +24,7 @@ export function validateHot(text: string): string | undefined {
 export function validateWarm(text: string, hot: number): string | undefined {
   const v = parseCutoff(text);
   if (typeof v === "string") return v;
-  if (v < hot) return `Warm (${formatCutoff(v)}) must be at least Hot (${formatCutoff(hot)}): Hot tensors count towards Warm.`;
+  if (cutoffOrderProblem(hot, v)) return `Warm (${formatCutoff(v)}) must be at least Hot (${formatCutoff(hot)}): Hot tensors count towards Warm.`;
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 // HiMA: Set Cutoffs — the keyboard way to move the Hot/Warm cutoffs of the live run. The panel shows the
 // control as pending until the trainer acks it (and from which step it applies) or rejects it.
 import * as vscode from "vscode";
+import { DEFAULT_CUTOFFS } from "../../protocol/protocol.generated";
 import { formatCutoff, parseCutoff, validateHot, validateWarm } from "./cutoffInput";
 import type { HimaServices } from "./services";
 import { readSettings } from "./settings";
@@ -11,7 +12,7 @@ export async function setCutoffs(services: HimaServices): Promise<void> {
     void vscode.window.showInformationMessage("HiMA: no run is training; cutoffs can be changed while a run is live.");
     return;
   }
-  const current = run.cutoffs ?? readSettings().cutoffs ?? { hot: 0.3, warm: 0.6 };
+  const current = run.cutoffs ?? readSettings().cutoffs ?? DEFAULT_CUTOFFS;
   const hotText = await vscode.window.showInputBox({
     title: "HiMA: Set Cutoffs (1/2)",
     prompt: "Hot cutoff: fraction of parameter elements (highest scores first) updated every step, 0..1",

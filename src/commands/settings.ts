@@ -2,6 +2,7 @@
 // settings is ignored while the workspace is untrusted (see findPython), whatever VS Code's own filtering does.
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { DEFAULT_CUTOFFS } from "../../protocol/protocol.generated";
 
 export interface HimaSettings {
   defaultPreset: string;
@@ -69,7 +70,7 @@ export function readSettings(): HimaSettings {
     maxSteps: Number.isInteger(maxSteps) && maxSteps > 0 ? maxSteps : undefined,
     method: method || undefined,
     device: device && device !== "auto" ? device : undefined,
-    cutoffs: cutoffsSet ? { hot: c.get<number>("cutoffs.hot", 0.3), warm: c.get<number>("cutoffs.warm", 0.6) } : undefined,
+    cutoffs: cutoffsSet ? { hot: c.get<number>("cutoffs.hot", DEFAULT_CUTOFFS.hot), warm: c.get<number>("cutoffs.warm", DEFAULT_CUTOFFS.warm) } : undefined,
     chartMaxPoints: Math.max(50, c.get<number>("chart.maxPoints", 1000)),
     startTimeoutMs: Math.max(5, c.get<number>("startTimeoutSeconds", 180)) * 1000,
     processes: c.get<number>("processes", 1),

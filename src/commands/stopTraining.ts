@@ -1,5 +1,5 @@
-// HiMA: Stop Training — asks the trainer to stop (it finishes the step, checkpoints, says done); RunManager
-// escalates to SIGTERM and SIGKILL after the grace period. The end is reported by LiveRun.
+// HiMA: Stop Training — asks the trainer to stop (it finishes the step, checkpoints, says done); the trainer
+// handle's stop sequence (src/run/TrainerHandle.ts) escalates to SIGTERM and SIGKILL after the grace period. The end is reported by LiveRun.
 import * as vscode from "vscode";
 import type { HimaServices } from "./services";
 

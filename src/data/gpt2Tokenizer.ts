@@ -25,8 +25,3 @@ export function encodeDocument(text: string): number[] {
   ids.push(END_OF_TEXT);
   return ids;
 }
-
-/** Text of GPT-2 token ids (used by tests and for previews). */
-export function decodeTokens(ids: ArrayLike<number>): string {
-  return encoder().decode(Array.from(ids));
-}

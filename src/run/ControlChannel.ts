@@ -5,7 +5,8 @@
 import { promises as fs } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { isAbsolute, join } from "node:path";
-import { CONTROL_PATH_FILE, CONTROL_SOCKET_FILE, readTrainerRecord } from "./TrainerRecord";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
+import { readTrainerRecord } from "./TrainerRecord";
 import { readRunFile } from "./runFolderCheck";
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
@@ -20,12 +21,12 @@ export async function controlSocketPath(runDir: string): Promise<string> {
   const record = await readTrainerRecord(runDir);
   if (record?.controlSocket && isAbsolute(record.controlSocket)) return record.controlSocket;
   try {
-    const named = (await readRunFile(join(runDir, CONTROL_PATH_FILE))).split("\n")[0].trim();
+    const named = (await readRunFile(join(runDir, RUN_FOLDER.control_path))).split("\n")[0].trim();
     if (named && isAbsolute(named)) return named;
   } catch {
     // no fallback file
   }
-  return join(runDir, CONTROL_SOCKET_FILE);
+  return join(runDir, RUN_FOLDER.control_socket);
 }
 
 /** Refuses anything but a socket owned by this user: the paths come from files in the workspace. */

@@ -4,17 +4,13 @@
 // attaches to a trainer that an earlier window started (found through <runDir>/trainer.json).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, promises as fs, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Event } from "../../protocol/protocol.generated";
-import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { ControlChannel } from "./ControlChannel";
 import { EventLogFollower } from "./EventLogFollower";
-import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerLaunch } from "./RunManager";
-import { EVENTS_FILE, STDERR_FILE } from "./RunStore";
-import type { TrainerHandle } from "./TrainerHandle";
-import { CONTROL_SOCKET_FILE, isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
-import { Listeners } from "./Listeners";
+import { clipStderrLine, exitLogLine, STDERR_TAIL_LINES, TrainerProcess, type TrainerExit, type TrainerLaunch } from "./TrainerHandle";
+import { isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { safeKill, signalLaunch } from "./launchSignals";
 import { appendPrivateFile, makePrivateRunFolder, openForAppendSync, openForRead } from "./runFolderCheck";
 
@@ -35,31 +31,19 @@ export interface DetachedRunOptions {
   termGraceMs?: number;
 }
 
-const STDERR_TAIL_LINES = 50;
 const STDERR_TAIL_BYTES = 64 * 1024;
-const DEFAULT_GRACE_MS = 10_000;
-const TERM_GRACE_MS = 3_000;
 const DEFAULT_LIVENESS_POLL_MS = 1000;
 
 
-export class DetachedRun implements TrainerHandle {
+export class DetachedRun extends TrainerProcess {
   readonly exited: Promise<TrainerExit>;
   private readonly follower: EventLogFollower;
   private readonly channel: ControlChannel;
-  private readonly eventListeners = new Listeners<[Event, boolean]>();
-  private readonly noiseListeners = new Listeners<[string, string]>();
-  private readonly exitListeners = new Listeners<[TrainerExit]>();
-  private readonly controlFailedListeners = new Listeners<[string, string]>();
   private resolveExit!: (e: TrainerExit) => void;
-  private exit: TrainerExit | null = null;
   private finishing = false;
   private sawDone = false;
   private released = false;
-  private controlCounter = 0;
-  private readonly controlPrefix = randomBytes(3).toString("hex");
   private livenessTimer: NodeJS.Timeout | null = null;
-  private stopTimers: NodeJS.Timeout[] = [];
-  private stopping: Promise<TrainerExit> | null = null;
   private spawnError: string | null = null;
 
   /** Starts the trainer detached. Spawn failures are reported through `exited`, never thrown. */
@@ -86,14 +70,15 @@ export class DetachedRun implements TrainerHandle {
     launch: DetachedLaunch | null,
     private readonly opts: DetachedRunOptions,
   ) {
+    super(opts.termGraceMs);
     this.exited = new Promise((r) => (this.resolveExit = r));
     this.channel = new ControlChannel(runDir, opts.connectTimeoutMs);
     this.pid = record?.pid ?? null;
     this.startedMs = record?.startedMs ?? null;
     // What the log holds already is history: an earlier segment of a resumed run, or what an attached
     // trainer did before this window came. It is replayed into the panel, flagged as such.
-    const replayUntil = fileSizeSync(join(runDir, EVENTS_FILE));
-    this.follower = new EventLogFollower(join(runDir, EVENTS_FILE), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
+    const replayUntil = fileSizeSync(join(runDir, RUN_FOLDER.events));
+    this.follower = new EventLogFollower(join(runDir, RUN_FOLDER.events), (e, replayed) => this.deliver(e, replayed), (t, r) => this.reportNoise(t, r), {
       pollMs: opts.followPollMs,
       replayUntil,
     });
@@ -106,67 +91,23 @@ export class DetachedRun implements TrainerHandle {
     return this.child === null && this.spawnError === null;
   }
 
-  get running(): boolean {
-    return this.exit === null;
-  }
-
   /** The trainer's pid (undefined when it could not be started). */
   get trainerPid(): number | undefined {
     return this.pid ?? undefined;
   }
 
-  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
-    return this.eventListeners.add(cb);
+  protected canSend(): boolean {
+    return !this.finishing;
   }
 
-  onNoise(cb: (text: string, reason: string) => void): () => void {
-    return this.noiseListeners.add(cb);
-  }
-
-  onExit(cb: (exit: TrainerExit) => void): () => void {
-    return this.exitListeners.add(cb);
-  }
-
-  onControlFailed(cb: (id: string, reason: string) => void): () => void {
-    return this.controlFailedListeners.add(cb);
-  }
-
-  sendControl(c: ControlWithoutIdAndVersion): string {
-    if (this.exit !== null || this.finishing) throw new Error("the trainer is not running");
-    const id = `${this.controlPrefix}-${++this.controlCounter}`;
-    this.channel.send(JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })).catch((err: Error) => {
+  /**
+   * Through the run's socket; when it is gone (a trainer from before sockets, or a hung one) the control
+   * failed, and a stop in progress goes on to the signals at once.
+   */
+  protected writeControl(id: string, line: string): void {
+    this.channel.send(line).catch((err: Error) => {
       this.controlFailedListeners.emit(id, err.message);
     });
-    return id;
-  }
-
-  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
-    if (this.exit !== null) return this.exited;
-    if (this.stopping) return this.stopping;
-    this.stopping = this.exited;
-    const escalate = () => {
-      this.signal("SIGTERM");
-      this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), this.opts.termGraceMs ?? TERM_GRACE_MS));
-    };
-    let failed = false;
-    const offFailed = this.onControlFailed(() => {
-      // The socket is gone (a trainer from before sockets, or a hung one): the signals are the way left.
-      if (failed) return;
-      failed = true;
-      escalate();
-    });
-    try {
-      this.sendControl({ type: "stop" });
-    } catch {
-      escalate();
-    }
-    this.stopTimers.push(setTimeout(() => !failed && escalate(), Math.max(0, graceMs)));
-    void this.exited.then(offFailed);
-    return this.stopping;
-  }
-
-  kill(): void {
-    this.signal("SIGKILL");
   }
 
   stderrTail(): string[] {
@@ -177,7 +118,7 @@ export class DetachedRun implements TrainerHandle {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const t of this.stopTimers) clearTimeout(t);
+    this.stopSequence.cancel();
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.channel.close();
     void this.follower.close();
@@ -190,8 +131,8 @@ export class DetachedRun implements TrainerHandle {
     let stderrFd: number | null = null;
     try {
       makePrivateRunFolder(launch.runDir);
-      stderrFd = openForAppendSync(join(launch.runDir, STDERR_FILE));
-      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, CONTROL_SOCKET_FILE)], {
+      stderrFd = openForAppendSync(join(launch.runDir, RUN_FOLDER.stderr));
+      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, RUN_FOLDER.control_socket)], {
         cwd: launch.cwd,
         env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
         // No pipes: nothing ties the trainer to this process, so it survives a window reload.
@@ -235,7 +176,7 @@ export class DetachedRun implements TrainerHandle {
     if (this.finishing || this.released) return;
     this.finishing = true;
     if (this.livenessTimer) clearInterval(this.livenessTimer);
-    for (const t of this.stopTimers) clearTimeout(t);
+    this.stopSequence.cancel();
     this.channel.close();
     // Every event the trainer wrote is delivered before the exit; a line it never finished is reported torn.
     await this.follower.close({ final: true });
@@ -249,12 +190,12 @@ export class DetachedRun implements TrainerHandle {
       ...(observed ? {} : { unobserved: true }),
     };
     this.exit = exit;
-    if (this.child) await appendPrivateFile(join(this.runDir, STDERR_FILE), `[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`).catch(() => {});
+    if (this.child) await appendPrivateFile(join(this.runDir, RUN_FOLDER.stderr), exitLogLine(exit)).catch(() => {});
     this.resolveExit(exit);
     this.exitListeners.emit(exit);
   }
 
-  private signal(sig: "SIGTERM" | "SIGKILL"): void {
+  protected signal(sig: "SIGTERM" | "SIGKILL"): void {
     if (this.exit !== null || this.pid === null) return;
     if (this.child) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -293,7 +234,7 @@ function fileSizeSync(file: string): number {
 export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES): Promise<string[]> {
   let handle: fs.FileHandle | null = null;
   try {
-    handle = await openForRead(join(runDir, STDERR_FILE));
+    handle = await openForRead(join(runDir, RUN_FOLDER.stderr));
     const size = (await handle.stat()).size;
     const start = Math.max(0, size - STDERR_TAIL_BYTES);
     const buf = Buffer.alloc(size - start);
@@ -301,7 +242,7 @@ export async function readStderrTail(runDir: string, lines = STDERR_TAIL_LINES):
     const all = buf.toString("utf8").split(/\r?\n/);
     if (start > 0) all.shift(); // cut mid-line
     if (all.at(-1) === "") all.pop();
-    return all.slice(-lines).map((l) => (l.length > 2000 ? `${l.slice(0, 2000)}…` : l));
+    return all.slice(-lines).map(clipStderrLine);
   } catch {
     return [];
   } finally {

@@ -3,55 +3,15 @@
 // control lines written to its stdin, and an exit that says whether it crashed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import type { Control, Event } from "../../protocol/protocol.generated";
-import { PROTOCOL_VERSION } from "../../protocol/protocol.generated";
+import type { Event } from "../../protocol/protocol.generated";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
-import { STDERR_FILE } from "./RunStore";
-import type { TrainerHandle } from "./TrainerHandle";
+import { clipStderrLine, exitLogLine, STDERR_TAIL_LINES, TrainerProcess, type TrainerExit, type TrainerLaunch } from "./TrainerHandle";
 import { validateEvent } from "./validateEvent";
-import { Listeners } from "./Listeners";
 import { signalLaunch } from "./launchSignals";
 import { makePrivateRunFolder, openForAppendSync } from "./runFolderCheck";
-
-export interface TrainerLaunch {
-  command: string;
-  args: string[];
-  cwd: string;
-  env?: NodeJS.ProcessEnv;
-  runId: string;
-  runDir: string;
-  /**
-   * Start the trainer in its own process group, so a Ctrl-C in a terminal reaches only us and we can
-   * stop the trainer gracefully (the headless CLI sets this).
-   */
-  newProcessGroup?: boolean;
-}
-
-export interface TrainerExit {
-  code: number | null;
-  signal: string | null;
-  /** Anything but "exit code 0 after a `done` event". */
-  crashed: boolean;
-  stderrTail: string[];
-  sawDone: boolean;
-  /**
-   * Set when the trainer was not our child (attached after a window reload): its exit status could not
-   * be seen, so code and signal are null and `crashed` means "no done event".
-   */
-  unobserved?: boolean;
-}
-
-/** A control as the caller writes it; the manager adds `id` and `v`. */
-export type ControlWithoutIdAndVersion = Control extends infer C ? (C extends Control ? Omit<C, "id" | "v"> : never) : never;
-
-const STDERR_TAIL_LINES = 50;
-const DEFAULT_GRACE_MS = 10_000;
-/** After SIGTERM, how long before SIGKILL. */
-const TERM_GRACE_MS = 3_000;
-
 
 /** Runs still going when Node exits are killed, so no trainer outlives the window or CLI that started it. */
 const liveRuns = new Set<RunManager>();
@@ -65,42 +25,29 @@ function trackRun(run: RunManager): void {
   });
 }
 
-/** Formats an exit for people: "exit code 1", "signal SIGKILL". */
-export function describeExit(exit: Pick<TrainerExit, "code" | "signal" | "unobserved">): string {
-  if (exit.unobserved) return "ended (exit status not seen: the trainer was started by an earlier window)";
-  return exit.signal ? `signal ${exit.signal}` : exit.code === null ? "failed to start" : `exit code ${exit.code}`;
-}
-
-export class RunManager implements TrainerHandle {
+export class RunManager extends TrainerProcess {
   readonly runId: string;
   readonly runDir: string;
   readonly exited: Promise<TrainerExit>;
 
   private readonly child: ChildProcess;
   private readonly ownGroup: boolean;
-  private readonly eventListeners = new Listeners<[Event]>();
-  private readonly noiseListeners = new Listeners<[string, string]>();
-  private readonly exitListeners = new Listeners<[TrainerExit]>();
   private readonly tail: string[] = [];
   private stderrPartial = "";
   private readonly stderrDecoder = new StringDecoder("utf8");
   private readonly stderrLog: WriteStream;
   private sawDone = false;
-  private exit: TrainerExit | null = null;
-  private controlCounter = 0;
-  private readonly controlPrefix = randomBytes(3).toString("hex");
-  private stopTimers: NodeJS.Timeout[] = [];
-  private stopping: Promise<TrainerExit> | null = null;
 
   static start(launch: TrainerLaunch): RunManager {
     return new RunManager(launch);
   }
 
   private constructor(launch: TrainerLaunch) {
+    super();
     this.runId = launch.runId;
     this.runDir = launch.runDir;
     makePrivateRunFolder(launch.runDir);
-    this.stderrLog = createWriteStream("", { fd: openForAppendSync(join(launch.runDir, STDERR_FILE)) });
+    this.stderrLog = createWriteStream("", { fd: openForAppendSync(join(launch.runDir, RUN_FOLDER.stderr)) });
     this.stderrLog.on("error", () => {}); // a full disk must not take the run down with it
 
     let resolveExit!: (e: TrainerExit) => void;
@@ -136,7 +83,7 @@ export class RunManager implements TrainerHandle {
       if (finished) return;
       finished = true;
       liveRuns.delete(this);
-      for (const t of this.stopTimers) clearTimeout(t);
+      this.stopSequence.cancel();
       reader.end();
       if (this.stderrPartial) this.pushTail(this.stderrPartial);
       this.stderrPartial = "";
@@ -148,7 +95,7 @@ export class RunManager implements TrainerHandle {
         sawDone: this.sawDone,
       };
       this.exit = exit;
-      this.stderrLog.end(`[hima] trainer ended: ${describeExit(exit)}${exit.sawDone ? "" : " (no done event)"}\n`, () => {
+      this.stderrLog.end(exitLogLine(exit), () => {
         resolveExit(exit);
         this.exitListeners.emit(exit);
       });
@@ -166,17 +113,6 @@ export class RunManager implements TrainerHandle {
     this.child.on("close", (code, signal) => finish(code, signal));
   }
 
-  /** Our child's stdout carries only its own events: `replayed` is always false. */
-  onEvent(cb: (e: Event, replayed: boolean) => void): () => void {
-    const listener = (e: Event) => cb(e, false);
-    return this.eventListeners.add(listener);
-  }
-
-  /** A child's controls go to its stdin synchronously: sendControl throws instead. */
-  onControlFailed(_cb: (id: string, reason: string) => void): () => void {
-    return () => {};
-  }
-
   /** The trainer is this process's child: it does not outlive us. */
   get attached(): boolean {
     return false;
@@ -186,59 +122,25 @@ export class RunManager implements TrainerHandle {
     this.kill();
   }
 
-  onNoise(cb: (text: string, reason: string) => void): () => void {
-    return this.noiseListeners.add(cb);
-  }
-
-  onExit(cb: (exit: TrainerExit) => void): () => void {
-    return this.exitListeners.add(cb);
-  }
-
   get pid(): number | undefined {
     return this.child.pid;
   }
 
-  get running(): boolean {
-    return this.exit === null;
-  }
-
-  /** Writes one control line to the trainer's stdin and returns its id. Throws if the trainer has ended. */
-  sendControl(c: ControlWithoutIdAndVersion): string {
+  protected canSend(): boolean {
     const stdin = this.child.stdin;
-    if (this.exit !== null || !stdin || stdin.destroyed || !stdin.writable) throw new Error("the trainer is not running");
-    const id = `${this.controlPrefix}-${++this.controlCounter}`;
-    stdin.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...c, id })}\n`);
-    return id;
+    return !!stdin && !stdin.destroyed && stdin.writable;
   }
 
-  /** Graceful stop: a `stop` line, then SIGTERM after graceMs, then SIGKILL. Resolves on exit. */
-  stop(graceMs: number = DEFAULT_GRACE_MS): Promise<TrainerExit> {
-    if (this.exit !== null) return this.exited;
-    if (this.stopping) return this.stopping;
-    try {
-      this.sendControl({ type: "stop" });
-    } catch {
-      // stdin already closed: go straight to the signals below
-    }
-    this.stopTimers.push(
-      setTimeout(() => {
-        this.signal("SIGTERM");
-        this.stopTimers.push(setTimeout(() => this.signal("SIGKILL"), TERM_GRACE_MS));
-      }, Math.max(0, graceMs)),
-    );
-    this.stopping = this.exited;
-    return this.stopping;
-  }
-
-  kill(): void {
-    this.signal("SIGKILL");
+  /** To the trainer's stdin, synchronously (a failure to deliver ends the trainer, which the exit reports). */
+  protected writeControl(_id: string, line: string): void {
+    this.child.stdin!.write(`${line}\n`);
   }
 
   stderrTail(): string[] {
     return this.stderrPartial ? [...this.tail, this.stderrPartial].slice(-STDERR_TAIL_LINES) : [...this.tail];
   }
 
-  private signal(sig: "SIGTERM" | "SIGKILL"): void {
+  protected signal(sig: "SIGTERM" | "SIGKILL"): void {
     if (this.exit !== null || this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return;
     // SIGTERM asks the trainer (rank 0 under torchrun) to stop; SIGKILL takes the launch: the child, its
     // group when it leads one, and under torchrun every rank.
@@ -252,7 +154,7 @@ export class RunManager implements TrainerHandle {
       // before the trainer's interpreter shuts down.
       this.child.stdin?.end();
     }
-    this.eventListeners.emit(event);
+    this.eventListeners.emit(event, false); // our child's stdout carries only its own events
   }
 
   private reportNoise(text: string, reason: string): void {
@@ -271,7 +173,7 @@ export class RunManager implements TrainerHandle {
   }
 
   private pushTail(line: string): void {
-    this.tail.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    this.tail.push(clipStderrLine(line));
     if (this.tail.length > STDERR_TAIL_LINES) this.tail.splice(0, this.tail.length - STDERR_TAIL_LINES);
   }
 }

@@ -4,15 +4,12 @@
 import { promises as fs } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import type { Event } from "../../protocol/protocol.generated";
+import { isRunId } from "../../protocol/contract";
+import { RUN_FOLDER, type Event } from "../../protocol/protocol.generated";
 import { JsonLinesReader } from "./JsonLinesReader";
 import { makePrivateRunFolder, openForRead, readRunFile, writePrivateFile } from "./runFolderCheck";
 import { validateEvent } from "./validateEvent";
 
-export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const EVENTS_FILE = "events.jsonl";
-export const CONFIG_FILE = "config.json";
-export const STDERR_FILE = "stderr.log";
 /** How much of the end of events.jsonl listRuns reads to find the last step and a `done`. */
 const TAIL_BYTES = 64 * 1024;
 
@@ -57,7 +54,7 @@ export function newRunId(now: Date = new Date()): string {
 }
 
 export function runDirFor(runsDir: string, runId: string): string {
-  if (typeof runId !== "string" || !RUN_ID_PATTERN.test(runId) || runId === "." || runId === "..") {
+  if (typeof runId !== "string" || !isRunId(runId)) {
     throw new Error(`invalid run id ${JSON.stringify(String(runId).slice(0, 140))}: expected letters, digits, '.', '_' or '-'`);
   }
   return join(resolve(runsDir), runId);
@@ -65,12 +62,12 @@ export function runDirFor(runsDir: string, runId: string): string {
 
 export async function writeRunConfig(runDir: string, config: RunConfig): Promise<void> {
   makePrivateRunFolder(runDir);
-  await writePrivateFile(join(runDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  await writePrivateFile(join(runDir, RUN_FOLDER.config), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export async function readRunConfig(runDir: string): Promise<Partial<RunConfig> | null> {
   try {
-    const value: unknown = JSON.parse(await readRunFile(join(runDir, CONFIG_FILE)));
+    const value: unknown = JSON.parse(await readRunFile(join(runDir, RUN_FOLDER.config)));
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Partial<RunConfig>) : null;
   } catch {
     return null;
@@ -88,18 +85,18 @@ export async function listRuns(runsDir: string): Promise<RunListing[]> {
   }
   const runs: RunListing[] = [];
   for (const id of names) {
-    if (!RUN_ID_PATTERN.test(id)) continue;
+    if (!isRunId(id)) continue;
     const dir = runDirFor(runsDir, id);
     // lstat: a symbolic link could lead out of the runs folder; run folders are real directories.
     const dirStat = await fs.lstat(dir).catch(() => null);
     if (!dirStat?.isDirectory()) continue;
     const config = await readRunConfig(dir);
     // lstat: a linked event log is never read (the run is listed; runFolderProblem says what is wrong).
-    const eventsEntry = await fs.lstat(join(dir, EVENTS_FILE)).catch(() => null);
+    const eventsEntry = await fs.lstat(join(dir, RUN_FOLDER.events)).catch(() => null);
     const eventsStat = eventsEntry?.isFile() ? eventsEntry : null;
     if (!config && !eventsEntry) continue;
-    const head = eventsStat ? await readHello(join(dir, EVENTS_FILE)) : null;
-    const tail = eventsStat ? await readLogTail(join(dir, EVENTS_FILE), eventsStat.size) : { steps: null, done: false };
+    const head = eventsStat ? await readHello(join(dir, RUN_FOLDER.events)) : null;
+    const tail = eventsStat ? await readLogTail(join(dir, RUN_FOLDER.events), eventsStat.size) : { steps: null, done: false };
     runs.push({
       id,
       dir,
@@ -129,7 +126,7 @@ export async function readRunEvents(runDir: string): Promise<{ events: Event[]; 
       if (reason.startsWith("torn")) torn = true;
     },
   );
-  const handle = await openForRead(join(runDir, EVENTS_FILE));
+  const handle = await openForRead(join(runDir, RUN_FOLDER.events));
   const stream = handle.createReadStream();
   for await (const chunk of stream) reader.push(chunk as Buffer);
   reader.end();

@@ -5,12 +5,9 @@
 // the file was planted), is never signalled or attached to.
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { RUN_FOLDER, type TrainerRecord as ProtocolTrainerRecord } from "../../protocol/protocol.generated";
 import { readRunFile, readRunFileSync } from "./runFolderCheck";
-
-export const TRAINER_FILE = "trainer.json";
-export const CONTROL_SOCKET_FILE = "control.sock";
-/** Written by the trainer when <runDir>/control.sock is too long a path for a Unix socket. */
-export const CONTROL_PATH_FILE = "control.path";
+import { validateDefinition } from "./validateEvent";
 
 export interface TrainerRecord {
   pid: number;
@@ -25,7 +22,7 @@ export interface TrainerRecord {
 export async function readTrainerRecord(runDir: string): Promise<TrainerRecord | null> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readRunFile(join(runDir, TRAINER_FILE)));
+    raw = JSON.parse(await readRunFile(join(runDir, RUN_FOLDER.trainer_record)));
   } catch {
     return null;
   }
@@ -35,23 +32,24 @@ export async function readTrainerRecord(runDir: string): Promise<TrainerRecord |
 /** The same, read synchronously: for a signal that must go out now (a stop timer, an exit hook). */
 export function readTrainerRecordSync(runDir: string): TrainerRecord | null {
   try {
-    return parseTrainerRecord(JSON.parse(readRunFileSync(join(runDir, TRAINER_FILE))));
+    return parseTrainerRecord(JSON.parse(readRunFileSync(join(runDir, RUN_FOLDER.trainer_record))));
   } catch {
     return null;
   }
 }
 
+/** A trainer record as read ($defs/TrainerRecord in the protocol schema), or null when it is not one. */
 export function parseTrainerRecord(raw: unknown): TrainerRecord | null {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return null;
-  const r = raw as Record<string, unknown>;
   // Signals go to this pid: 0, 1, negative (process groups, "everyone") or our own would be disastrous.
-  if (typeof r.pid !== "number" || !Number.isSafeInteger(r.pid) || r.pid < 2 || r.pid === process.pid) return null;
+  if (validateDefinition(raw, "TrainerRecord", "trainer record") !== null) return null;
+  const r = raw as ProtocolTrainerRecord;
+  if (r.pid === process.pid) return null;
   return {
     pid: r.pid,
     startedMs: parseStarted(r.started),
-    runId: typeof r.run_id === "string" ? r.run_id : null,
-    controlSocket: typeof r.control_socket === "string" && r.control_socket !== "" ? r.control_socket : null,
-    argv: Array.isArray(r.argv) ? r.argv.filter((a): a is string => typeof a === "string") : [],
+    runId: r.run_id ?? null,
+    controlSocket: r.control_socket || null,
+    argv: r.argv ?? [],
   };
 }
 

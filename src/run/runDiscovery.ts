@@ -3,11 +3,12 @@
 // symbolic link leading out of the runs folder is refused, so nothing here reaches outside it.
 import { promises as fs, lstatSync, realpathSync } from "node:fs";
 import { join, relative, isAbsolute } from "node:path";
-import { EVENTS_FILE, listRuns, readLogTail, runDirFor, type RunListing } from "./RunStore";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
+import { listRuns, readLogTail, runDirFor, type RunListing } from "./RunStore";
 import { isTrainerOf, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { readRunFile, runFolderProblem } from "./runFolderCheck";
 
-/** The checkpoint names the trainer writes (trainer/hima/checkpoint.py). */
+/** The checkpoint names the trainer writes (trainer/hima/app/checkpoint.py). */
 const CHECKPOINT_NAME = /^ckpt-\d{8}\.pt$/;
 
 export interface LiveRunInfo {
@@ -94,7 +95,7 @@ export async function resumableRuns(runsDir: string, refused: string[] = []): Pr
 
 /** Whether the log's last segment ended with `done` (a resumed run's earlier `done` does not count). */
 export async function lastSegmentDone(runDir: string): Promise<boolean> {
-  const file = join(runDir, EVENTS_FILE);
+  const file = join(runDir, RUN_FOLDER.events);
   const st = await fs.lstat(file).catch(() => null);
   return st?.isFile() ? (await readLogTail(file, st.size)).done : false;
 }

@@ -1,14 +1,13 @@
 // A run folder holds a model, its optimizer state and the event log: another local user must not read or
 // swap them (folders 0700, files 0600, whatever the umask), and a symbolic link inside it (a cloned
 // repository's .hima/runs) must not make HiMA read or write somewhere the user never named. The trainer
-// side is trainer/hima/run_folder.py; both check the entries below (test_run_folder.py compares the lists).
+// side is trainer/hima/app/run_folder.py; both check the entries the protocol schema lists ($defs/RunFolder).
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 
-export const RUN_ENTRIES = [
-  "events.jsonl", "checkpoints", "trainer.json", "trainer.lock", "control.path", "control.sock",
-  "ranks", "config.json", "stderr.log",
-];
+/** Every entry of a run folder ($defs/RunFolder in the protocol schema). */
+export const RUN_ENTRIES: readonly string[] = Object.values(RUN_FOLDER);
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0; // absent on Windows
 
 export function linkRefused(path: string): string {
@@ -53,20 +52,19 @@ export function openForAppendSync(path: string): number {
 }
 
 /** Appends `text` to a run folder's file: never through a link, created 0600. */
-export async function appendPrivateFile(path: string, text: string): Promise<void> {
-  const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | NOFOLLOW, 0o600).catch((e) => refuseLink(path, e));
-  try {
-    await handle.appendFile(text);
-  } finally {
-    await handle.close();
-  }
+export function appendPrivateFile(path: string, text: string): Promise<void> {
+  return writeRunFile(path, constants.O_APPEND, text);
 }
 
 /** Replaces a run folder's file with `text`: never through a link, 0600. */
-export async function writePrivateFile(path: string, text: string): Promise<void> {
-  const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW, 0o600).catch((e) => refuseLink(path, e));
+export function writePrivateFile(path: string, text: string): Promise<void> {
+  return writeRunFile(path, constants.O_TRUNC, text);
+}
+
+async function writeRunFile(path: string, mode: number, text: string): Promise<void> {
+  const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | mode | NOFOLLOW, 0o600).catch((e) => refuseLink(path, e));
   try {
-    await handle.writeFile(text);
+    await handle.writeFile(text); // at the end of the file with O_APPEND
   } finally {
     await handle.close();
   }

@@ -1,7 +1,7 @@
 // The trainer's command line (docs/architecture.md, "Trainer command line"), built in one place so the
 // extension and the headless CLI launch the trainer the same way. Bad values throw before anything runs.
 import { METHODS } from "../../protocol/protocol.generated";
-import { RUN_ID_PATTERN } from "./RunStore";
+import { cutoffOrderProblem, isRunId } from "../../protocol/contract";
 
 export interface TrainerArgsOptions {
   preset?: string;
@@ -35,7 +35,7 @@ export function trainerArgs(o: TrainerArgsOptions): string[] {
   if (!o.dataDir) throw new Error("a data directory is required (train.bin, val.bin, meta.json)");
   if (!o.outDir) throw new Error("an output directory is required");
   args.push("--data", o.dataDir, "--out", o.outDir);
-  if (!RUN_ID_PATTERN.test(o.runId)) throw new Error(`invalid run id ${JSON.stringify(o.runId)}`);
+  if (!isRunId(o.runId)) throw new Error(`invalid run id ${JSON.stringify(o.runId)}`);
   args.push("--run-id", o.runId);
   if (o.maxSteps !== undefined) {
     if (!Number.isInteger(o.maxSteps) || o.maxSteps < 1) throw new Error(`max steps must be a positive integer, got ${o.maxSteps}`);
@@ -50,7 +50,8 @@ export function trainerArgs(o: TrainerArgsOptions): string[] {
     if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`--${name} must be a fraction in [0, 1], got ${value}`);
     args.push(`--${name}`, String(value));
   }
-  if (o.hot !== undefined && o.warm !== undefined && o.hot > o.warm) throw new Error(`hot (${o.hot}) must not exceed warm (${o.warm})`);
+  const order = o.hot !== undefined && o.warm !== undefined ? cutoffOrderProblem(o.hot, o.warm) : null;
+  if (order) throw new Error(order);
   if (o.device !== undefined) {
     if (!DEVICE_PATTERN.test(o.device)) throw new Error(`invalid device ${JSON.stringify(o.device)} (auto, cpu, cuda, cuda:N)`);
     args.push("--device", o.device);

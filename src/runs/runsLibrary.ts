@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { CompareChartName, CompareView, OverlaySeries, RunSummary, TimelineView } from "../../common/runsMessages";
 import { debiasedEma } from "../../common/smoothing";
 import { MinMaxBuckets } from "../run/downsample";
-import { EVENTS_FILE, RUN_ID_PATTERN } from "../run/RunStore";
+import { RUN_FOLDER, RUN_ID_PATTERN } from "../../protocol/protocol.generated";
 import { findLiveRun, safeRunDir } from "../run/runDiscovery";
 import { readRunFile, runFolderProblem, writePrivateFile } from "../run/runFolderCheck";
 import { COMPARE_COLUMNS, compareCells, compareRuns, formatComparison } from "./compare";
@@ -97,8 +97,8 @@ export class RunsLibrary {
     if (!st.isDirectory()) throw new Error(`${id} is not a run folder`);
     const problem = await runFolderProblem(dir);
     if (problem) throw new Error(problem);
-    const ev = await fs.lstat(join(dir, EVENTS_FILE));
-    if (!ev.isFile()) throw new Error(`${id}: ${EVENTS_FILE} is not a file`);
+    const ev = await fs.lstat(join(dir, RUN_FOLDER.events));
+    if (!ev.isFile()) throw new Error(`${id}: ${RUN_FOLDER.events} is not a file`);
     const meta = await fs.lstat(join(dir, META_FILE)).catch(() => null);
     return { dir, key: `${ev.size}:${ev.mtimeMs}:${meta?.mtimeMs ?? 0}` };
   }

@@ -3,13 +3,14 @@ import assert from "node:assert/strict";
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { listRuns, newRunId, readRunEvents, RUN_ID_PATTERN, runDirFor, writeRunConfig } from "../../src/run/RunStore";
+import { isRunId } from "../../protocol/contract";
+import { listRuns, newRunId, readRunEvents, runDirFor, writeRunConfig } from "../../src/run/RunStore";
 import { REPO_ROOT, tempDir } from "../fixtures/runHelpers";
 
 test("new run ids are valid, sortable by time and distinct", () => {
   const id = newRunId(new Date(2026, 10, 26, 12, 34, 56));
   assert.match(id, /^20261126-123456-[0-9a-f]{4}$/);
-  assert.ok(RUN_ID_PATTERN.test(id));
+  assert.ok(isRunId(id));
   const ids = new Set(Array.from({ length: 200 }, () => newRunId(new Date(2026, 0, 1))));
   assert.ok(ids.size > 190);
 });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { REPO_ROOT, tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
 
 const python = existsSync(join(REPO_ROOT, ".venv/bin/python")) ? join(REPO_ROOT, ".venv/bin/python") : "python3";
-const probe = spawnSync(python, ["-c", "import hima.train"], { encoding: "utf8" });
+const probe = spawnSync(python, ["-c", "import hima.app.train"], { encoding: "utf8" });
 const skip = probe.status === 0 ? false : `the trainer is not importable with ${python}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

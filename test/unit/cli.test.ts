@@ -8,7 +8,7 @@ import { runCli } from "../../src/cli/runCli";
 import { formatProgress, ProgressBar } from "../../src/cli/progress";
 import { formatSummary } from "../../src/cli/summary";
 import type { EventOf } from "../../protocol/protocol.generated";
-import type { TrainerExit } from "../../src/run/RunManager";
+import type { TrainerExit } from "../../src/run/TrainerHandle";
 import { FAKE_TRAINER, tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
 import { memoryIO } from "./cliHelpers";
 

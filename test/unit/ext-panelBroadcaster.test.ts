@@ -1,6 +1,7 @@
 // What the panels receive: a snapshot first, then coalesced updates; a hidden panel (which drops messages)
-// gets a full snapshot with the latest state when it is shown again. Real RunModel, recorded events.
-import { test } from "node:test";
+// gets a full snapshot with the latest state when it is shown again. Real RunModel, recorded events; the clock
+// (setTimeout and Date) is node:test's mock, so the timings are exact however busy the machine is.
+import { mock, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { HostToWebview } from "../../common/messages";
@@ -10,7 +11,14 @@ import { readRunEvents } from "../../src/run/RunStore";
 import { PanelBroadcaster, type PanelSink } from "../../src/views/PanelBroadcaster";
 import { FIXTURES_DIR } from "./ext-fixtures";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Mocked setTimeout and Date for one test: `tick(ms)` moves time on and runs what fell due. */
+function mockClock(t: TestContext): (ms: number) => void {
+  mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  return (ms) => mock.timers.tick(ms);
+}
+/** Lets promise callbacks (a post's delivery result) run. */
+const settle = () => new Promise<void>((r) => setImmediate(r));
 
 class FakePanel implements PanelSink {
   received: HostToWebview[] = [];
@@ -39,15 +47,16 @@ async function recordedEvents(): Promise<Event[]> {
   return events;
 }
 
-test("nothing is sent before `ready`; then a snapshot; a burst of events becomes one update", async () => {
+test("nothing is sent before `ready`; then a snapshot; a burst of events becomes one update", async (t) => {
   const events = await recordedEvents();
+  const tick = mockClock(t);
   const model = new RunModel();
   const b = new PanelBroadcaster(model, undefined, 20);
   const panel = new FakePanel();
   b.add(panel);
   model.apply(events[0]);
   b.scheduleUpdate();
-  await sleep(40);
+  tick(40);
   assert.deepEqual(panel.received, [], "a page that has not said ready would drop messages");
   b.ready(panel);
   assert.deepEqual(panel.kinds(), ["snapshot"]);
@@ -58,15 +67,18 @@ test("nothing is sent before `ready`; then a snapshot; a burst of events becomes
     model.apply(e);
     b.scheduleUpdate();
   }
-  await sleep(60);
+  tick(19);
+  assert.deepEqual(panel.kinds(), ["snapshot"], "held back for the interval");
+  tick(1);
   assert.deepEqual(panel.kinds(), ["snapshot", "update"], "the burst is coalesced into one update");
   const seqs = panel.received.map((m) => (m as { seq: number }).seq);
   assert.ok(seqs[1] > seqs[0]);
   b.dispose();
 });
 
-test("a hidden panel gets nothing, and on show a snapshot with the latest state (not the missed updates)", async () => {
+test("a hidden panel gets nothing, and on show a snapshot with the latest state (not the missed updates)", async (t) => {
   const events = await recordedEvents();
+  const tick = mockClock(t);
   const model = new RunModel();
   const b = new PanelBroadcaster(model, undefined, 10);
   const side = new FakePanel();
@@ -80,11 +92,11 @@ test("a hidden panel gets nothing, and on show a snapshot with the latest state 
   for (const e of events) {
     model.apply(e);
     b.scheduleUpdate();
-    await sleep(12);
+    tick(12);
   }
-  await sleep(20);
+  tick(20);
   assert.deepEqual(side.kinds(), ["snapshot"], "hidden: nothing after the first snapshot");
-  assert.ok(editor.kinds().filter((k) => k === "update").length >= 2, "the visible panel kept getting updates");
+  assert.equal(editor.kinds().filter((k) => k === "update").length, events.length, "the visible panel got every update");
 
   side.shown = true;
   b.visibilityChanged(side);
@@ -96,8 +108,9 @@ test("a hidden panel gets nothing, and on show a snapshot with the latest state 
   b.dispose();
 });
 
-test("a message that was not delivered is followed by a snapshot, not a gap", async () => {
+test("a message that was not delivered is followed by a snapshot, not a gap", async (t) => {
   const events = await recordedEvents();
+  const tick = mockClock(t);
   const model = new RunModel();
   const b = new PanelBroadcaster(model, undefined, 10);
   const panel = new FakePanel();
@@ -106,11 +119,11 @@ test("a message that was not delivered is followed by a snapshot, not a gap", as
   model.apply(events[0]);
   panel.deliver = false;
   b.flush();
-  await sleep(1);
+  await settle(); // the post resolved false: the panel is stale again
   panel.deliver = true;
   model.apply(events[1]);
   b.scheduleUpdate();
-  await sleep(30);
+  tick(30);
   assert.deepEqual(panel.kinds(), ["snapshot", "snapshot"]);
   b.dispose();
 });
@@ -133,29 +146,29 @@ test("switching to a replay sends every ready panel the replay's snapshot", asyn
   b.dispose();
 });
 
-test("throttle: a change after a quiet spell is sent at once; a burst within the interval becomes one update at its end", async () => {
+test("throttle: a change after a quiet spell is sent at once; a burst within the interval becomes one update at its end", async (t) => {
   const events = await recordedEvents();
+  const tick = mockClock(t);
   const model = new RunModel();
   const interval = 300;
   const b = new PanelBroadcaster(model, undefined, interval);
   const panel = new FakePanel();
   b.add(panel);
   b.ready(panel); // snapshot: counts as a send
-  await sleep(interval + 20);
-  const t0 = Date.now();
+  tick(interval + 20);
   model.apply(events[0]);
   b.scheduleUpdate();
-  while (panel.received.length < 2 && Date.now() - t0 < interval) await sleep(2);
+  assert.deepEqual(panel.kinds(), ["snapshot"], "not within the same turn: the rest of a chunk of events joins it");
+  tick(0);
   assert.deepEqual(panel.kinds(), ["snapshot", "update"], "leading edge: sent without waiting for the interval");
-  assert.ok(Date.now() - t0 < interval / 2, `leading update took ${Date.now() - t0} ms`);
 
   for (const e of events.slice(1, 6)) {
     model.apply(e);
     b.scheduleUpdate();
   }
-  await sleep(interval / 3);
+  tick(interval - 1);
   assert.equal(panel.received.length, 2, "within the interval: held back");
-  await sleep(interval);
+  tick(1);
   assert.deepEqual(panel.kinds(), ["snapshot", "update", "update"], "trailing edge: the burst as one update");
   b.dispose();
 });

@@ -17,7 +17,7 @@ import { waitFor } from "./detachedHelpers";
 import { allGone, processesNaming, rank0Pid, within } from "./launchHelpers";
 
 const python = existsSync(join(REPO_ROOT, ".venv/bin/python")) ? join(REPO_ROOT, ".venv/bin/python") : "python3";
-const probe = spawnSync(python, ["-c", "import hima.train, torch.distributed.run"], { encoding: "utf8" });
+const probe = spawnSync(python, ["-c", "import hima.app.train, torch.distributed.run"], { encoding: "utf8" });
 const skip =
   process.platform !== "linux" ? "needs /proc to find the ranks"
   : probe.status === 0 ? false

@@ -1,6 +1,6 @@
-"""`python -m hima train ...` (see cli.py)."""
+"""`python -m hima train ...` (see app/cli.py)."""
 import sys
 
-from .cli import main
+from .app.cli import main
 
 sys.exit(main())

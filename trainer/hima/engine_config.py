@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .protocol_generated import DEFAULT_CUTOFFS, METHODS
 from .tiering import Tier, validate_cutoffs, validate_tier
 
-METHODS = ("full", "hima", "random-static", "hima-no-warm", "hima-no-warm-cold", "lisa")
 LAYOUTS = ("depth", "tensor")
 
 
@@ -82,8 +82,8 @@ class HiMAConfig:
     """
 
     method: str = "hima"
-    hot: float = 0.3
-    warm: float = 0.6
+    hot: float = DEFAULT_CUTOFFS["hot"]
+    warm: float = DEFAULT_CUTOFFS["warm"]
     retier_every: int = 50
     first_retier: int = 50
     warm_every: int = 4

@@ -53,9 +53,6 @@ class ColdStateStore:
     def evicted_bytes(self) -> int:
         return sum(self._bytes.values())
 
-    def evicted_names(self) -> list[str]:
-        return list(self._bytes)
-
     def state_of(self, name: str) -> dict[str, Any] | None:
         """The held (offloaded) state of ``name``, or None."""
         held = self._held.get(name)

@@ -1,5 +1,7 @@
-"""The protocol schema (package copy of protocol/hima.schema.json, generated; never edit it) and a small
-validator for the subset of JSON Schema that file uses.
+"""The protocol schema (package copy of protocol/hima.schema.json, generated; never edit it), a small
+validator for the subset of JSON Schema that file uses, and the contract's rules for Python: the run id
+check and `x-ordered` (hot <= warm). protocol/contract.ts is the TypeScript side; protocol/vectors/ holds
+the cases both must agree on (trainer/tests/test_protocol_vectors.py, test/unit/protocolVectors.test.ts).
 
 The trainer validates every control line at run time with this module (no jsonschema dependency in
 the shipped package); the tests check events with both this validator and the `jsonschema` package.
@@ -8,11 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-PROTOCOL_VERSION = 1
+from .protocol_generated import CONTROL_DEFS, PROTOCOL_VERSION, RUN_FOLDER, RUN_ID_PATTERN
+
+__all__ = ["PROTOCOL_VERSION", "RUN_FOLDER", "SchemaError", "control_types", "cutoff_order_problem", "definition",
+           "is_run_id", "order_problem", "schema", "validate", "validate_event"]
+_RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
 @lru_cache(maxsize=1)
@@ -26,6 +33,25 @@ def definition(name: str) -> dict:
 
 class SchemaError(ValueError):
     """A value does not match the schema; the message says where and why."""
+
+
+def is_run_id(value: object) -> bool:
+    """Whether `value` is a run id ($defs/RunId): safe as a folder name under the runs folder."""
+    return isinstance(value, str) and _RUN_ID.fullmatch(value) is not None
+
+
+def order_problem(value: dict, fields: Any) -> str | None:
+    """`x-ordered: [a, b]`: the reason the object's field a exceeds its field b, or None when it does not
+    (or when either is not a number: other keywords say that)."""
+    a, b = fields
+    x, y = value.get(a), value.get(b)
+    numbers = all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in (x, y))
+    return f"{a} ({x}) must not exceed {b} ({y})" if numbers and x > y else None
+
+
+def cutoff_order_problem(hot: float, warm: float) -> str | None:
+    """The cutoff invariant hot <= warm: its reason when broken, else None."""
+    return order_problem({"hot": hot, "warm": warm}, ("hot", "warm"))
 
 
 _JSON_TYPES = {
@@ -89,6 +115,9 @@ def validate(value: Any, sch: dict, path: str = "$") -> None:
             raise SchemaError(f"{path}: must have at least {sch['minLength']} characters")
         if "maxLength" in sch and len(value) > sch["maxLength"]:
             raise SchemaError(f"{path}: must have at most {sch['maxLength']} characters")
+        # JSON Schema patterns are ECMA-262: a final `$` is the end of the text, which is Python's `\Z`.
+        if "pattern" in sch and re.search(re.sub(r"(?<!\\)\$$", r"\\Z", sch["pattern"]), value) is None:
+            raise SchemaError(f"{path}: must match {sch['pattern']}")
     if isinstance(value, dict):
         for key in sch.get("required", []):
             if key not in value:
@@ -99,6 +128,8 @@ def validate(value: Any, sch: dict, path: str = "$") -> None:
                 validate(item, props[key], f"{path}.{key}")
             elif sch.get("additionalProperties") is False:
                 raise SchemaError(f"{path}: unknown field '{key}'")
+        if "x-ordered" in sch and (problem := order_problem(value, sch["x-ordered"])):
+            raise SchemaError(f"{path}: {problem}")
     if isinstance(value, list) and "items" in sch:
         for i, item in enumerate(value):
             validate(item, sch["items"], f"{path}[{i}]")
@@ -114,11 +145,5 @@ def validate_event(event: dict) -> None:
 
 
 def control_types() -> dict[str, str]:
-    """Control `type` value -> name of its definition, read from the schema's Control alternatives."""
-    mapping = {}
-    for branch in definition("Control")["oneOf"]:
-        name = branch["$ref"].rsplit("/", 1)[-1]
-        type_schema = definition(name)["properties"]["type"]
-        for t in [type_schema["const"]] if "const" in type_schema else type_schema["enum"]:
-            mapping[t] = name
-    return mapping
+    """Control `type` value -> name of its definition (generated from the schema's Control alternatives)."""
+    return dict(CONTROL_DEFS)

@@ -13,8 +13,11 @@ import math
 import random
 from typing import Literal, Sequence
 
+from .protocol import cutoff_order_problem
+from .protocol_generated import TIERS as PROTOCOL_TIERS
+
 Tier = Literal["hot", "warm", "cold"]
-TIERS: tuple[Tier, ...] = ("hot", "warm", "cold")
+TIERS: tuple[Tier, ...] = PROTOCOL_TIERS  # type: ignore[assignment]
 
 
 def validate_tier(tier: object) -> Tier:
@@ -32,19 +35,14 @@ def validate_cutoffs(hot: object, warm: object) -> tuple[float, float]:
             raise ValueError(f"cutoff {label} is NaN; cutoffs must satisfy 0 <= hot <= warm <= 1")
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"cutoff {label}={value} is outside [0, 1]; cutoffs must satisfy 0 <= hot <= warm <= 1")
-    if hot > warm:  # type: ignore[operator]
-        raise ValueError(f"cutoff hot={hot} is above warm={warm}; cutoffs must satisfy 0 <= hot <= warm <= 1")
+    if order := cutoff_order_problem(hot, warm):  # type: ignore[arg-type]
+        raise ValueError(f"cutoff {order}; cutoffs must satisfy 0 <= hot <= warm <= 1")
     return float(hot), float(warm)  # type: ignore[arg-type]
 
 
 def assign_tiers(
-    scores: Sequence[float],
-    numels: Sequence[int],
-    cutoffs: tuple[float, float],
-    current: Sequence[Tier],
-    pins: dict[int, Tier],
-    hysteresis: float,
-    two_tier: bool = False,
+    scores: Sequence[float], numels: Sequence[int], cutoffs: tuple[float, float], current: Sequence[Tier],
+    pins: dict[int, Tier], hysteresis: float, two_tier: bool = False,
 ) -> list[Tier]:
     """Tiers for every tensor.
 
@@ -58,10 +56,7 @@ def assign_tiers(
     """
     hot, warm = cutoffs
     total = sum(numels)
-    pinned = {tier: 0 for tier in TIERS}
-    for index, tier in pins.items():
-        pinned[tier] += numels[index]
-    free = [i for i in range(len(numels)) if i not in pins]
+    tiers, pinned, free = _with_pins(numels, current, pins)
     free_total = sum(numels[i] for i in free)
 
     if two_tier:
@@ -78,9 +73,6 @@ def assign_tiers(
     # Ties break by registration order so the result is deterministic.
     ranked = sorted(free, key=lambda i: (-effective[i], i))
 
-    tiers: list[Tier] = list(current)
-    for index, tier in pins.items():
-        tiers[index] = tier
     before = 0
     for i in ranked:
         midpoint = before + numels[i] / 2
@@ -90,14 +82,8 @@ def assign_tiers(
 
 
 def assign_depth_tiers(
-    scores: Sequence[float],
-    numels: Sequence[int],
-    cutoffs: tuple[float, float],
-    current: Sequence[Tier],
-    pins: dict[int, Tier],
-    hysteresis: float,
-    two_tier: bool = False,
-    warm_by_depth: bool = False,
+    scores: Sequence[float], numels: Sequence[int], cutoffs: tuple[float, float], current: Sequence[Tier],
+    pins: dict[int, Tier], hysteresis: float, two_tier: bool = False, warm_by_depth: bool = False,
 ) -> list[Tier]:
     """Tiers for depth units (bottom to top; the last one is the head), the ``depth`` layout's rule.
 
@@ -113,13 +99,7 @@ def assign_depth_tiers(
     """
     hot, warm = cutoffs
     total = sum(numels)
-    pinned = {tier: 0 for tier in TIERS}
-    for index, tier in pins.items():
-        pinned[tier] += numels[index]
-    free = [u for u in range(len(numels)) if u not in pins]
-    tiers: list[Tier] = list(current)
-    for index, tier in pins.items():
-        tiers[index] = tier
+    tiers, pinned, free = _with_pins(numels, current, pins)
 
     cold_budget = (1.0 - warm) * total - pinned["cold"]
     before = 0
@@ -147,6 +127,18 @@ def assign_depth_tiers(
     if ranked and "hot" not in tiers:
         tiers[ranked[0]] = "hot"  # every step must train something: a step with no gradient at all has no backward
     return tiers
+
+
+def _with_pins(
+    numels: Sequence[int], current: Sequence[Tier], pins: dict[int, Tier]
+) -> tuple[list[Tier], dict[str, int], list[int]]:
+    """The tiers with the pins applied, the elements pinned to each tier, and the indices left free."""
+    tiers: list[Tier] = list(current)
+    pinned = {tier: 0 for tier in TIERS}
+    for index, tier in pins.items():
+        tiers[index] = tier
+        pinned[tier] += numels[index]
+    return tiers, pinned, [i for i in range(len(numels)) if i not in pins]
 
 
 def ramped_cutoffs(cutoffs: tuple[float, float], step: int, start: int, end: int) -> tuple[float, float]:

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
-import hima.checkpoint as checkpoint
+import hima.app.checkpoint as checkpoint
 from conftest import run_trainer
-from hima.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hima.app.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 EMPTY = {"model": {}, "hima": {}, "config": {}, "rng": {}}
 
@@ -66,7 +66,7 @@ def test_resume_from_a_crafted_checkpoint_exits_2_and_runs_nothing(token_dir, fa
 
 
 def test_a_real_checkpoint_loads_with_its_rng_state(tmp_path):
-    from hima.checkpoint import rng_state
+    from hima.app.checkpoint import rng_state
 
     save_checkpoint(str(tmp_path), 4, {**EMPTY, "rng": rng_state(), "model": {"w": torch.ones(3)}}, keep=2)
     loaded = load_checkpoint(str(tmp_path))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import run_trainer
-from hima.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hima.app.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 EMPTY = {"model": {}, "hima": {}, "config": {}, "rng": {}}
 

@@ -93,7 +93,7 @@ def test_per_block_compile_follows_hima_tier_changes_without_falling_back_to_eag
     import torch._dynamo as dynamo
     import torch._dynamo.utils as dynamo_utils
 
-    from hima.model import GPT, gpt_config
+    from hima.app.model import GPT, gpt_config
 
     dynamo.reset()
     dynamo_utils.counters.clear()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from hima.config import ConfigError, engine_settings, load_config_file, resolve_config
+from hima.app.config import ConfigError, engine_settings, load_config_file, resolve_config
 
 
 def test_flags_win_over_file_and_file_over_preset():
@@ -65,7 +65,7 @@ def test_plain_cuda_device_is_accepted_and_an_index_selects_the_device(monkeypat
     # `--device cuda` (no index) failed on GPUs with "Expected a torch.device with a specified index";
     # only cuda:N selects a device.
     import torch
-    from hima.train import pick_device
+    from hima.app.train import pick_device
 
     selected = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

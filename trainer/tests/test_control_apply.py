@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from hima import HiMA, HiMAConfig
-from hima.control import ControlRejected, apply_tier_control
-from hima.model import GPT, gpt_config
+from hima.app.control import ControlRejected, apply_tier_control
+from hima.app.model import GPT, gpt_config
 
 NAME = "transformer.h.1.attn.c_attn.weight"
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from hima.control import MAX_LINE_BYTES, TOO_LONG, ControlRejected, parse_control
+from hima.app.control import MAX_LINE_BYTES, TOO_LONG, ControlRejected, parse_control
 
 
 def ok(obj) -> dict:

@@ -1,6 +1,6 @@
 import os
 
-from hima.control import MAX_LINE_BYTES, TOO_LONG, ControlReader
+from hima.app.control import MAX_LINE_BYTES, TOO_LONG, ControlReader
 
 
 def read_all(data: bytes) -> list:

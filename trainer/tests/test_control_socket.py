@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import read_events, trainer_cmd
-from hima.control import MAX_SOCKET_PATH_BYTES, SOCKET_PATH_FILE, ControlChannelError, ControlSocket
+from hima.app.control import MAX_SOCKET_PATH_BYTES, SOCKET_PATH_FILE, ControlChannelError, ControlSocket
 
 
 def connect(path: str) -> socket.socket:
@@ -145,7 +145,7 @@ def read_reply(client: socket.socket, timeout: float = 10) -> tuple[list[dict], 
 
 
 def test_a_client_over_the_cap_is_told_why_and_its_control_is_rejected_not_lost(short_dir):
-    from hima.control import CROWDED_REASON, MAX_SOCKET_CONNECTIONS, ControlRejected, parse_control
+    from hima.app.control import CROWDED_REASON, MAX_SOCKET_CONNECTIONS, ControlRejected, parse_control
 
     lines: queue.Queue = queue.Queue()
     path = str(short_dir / "control.sock")
@@ -188,8 +188,8 @@ def test_an_idle_client_is_timed_out_and_its_place_freed(short_dir, monkeypatch)
 
 
 def test_turned_away_lines_cross_the_ranks_as_what_they_are():
-    from hima.control import TOO_LONG, CrowdedLine
-    from hima.distributed import _decode_lines, _encode_lines
+    from hima.app.control import TOO_LONG, CrowdedLine
+    from hima.app.distributed import _decode_lines, _encode_lines
 
     decoded = _decode_lines(_encode_lines([CrowdedLine(b'{"id":"a"}'), b"plain", TOO_LONG]))
     assert [type(x).__name__ for x in decoded] == ["CrowdedLine", "bytes", "object"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import write_tokens
-from hima.data import DataError, TokenBatches
+from hima.app.data import DataError, TokenBatches
 
 
 def test_batches_depend_only_on_seed_and_step(token_dir):

@@ -5,7 +5,7 @@ import torch
 
 from hima import HiMA, HiMAConfig, compile_per_block
 from hima.depth import depth_units
-from hima.model import GPT, gpt_config
+from hima.app.model import GPT, gpt_config
 from hima.tiering import assign_depth_tiers, ramped_cutoffs
 
 

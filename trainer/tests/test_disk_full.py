@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from conftest import trainer_cmd
-from hima.events import EventWriter
-from hima.run_folder import DiskFullError
+from hima.app.events import EventWriter
+from hima.app.run_folder import DiskFullError
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from conftest import LiveTrainer, events_of, read_events, run_trainer, trainer_cmd
-from hima.config import ConfigError, resolve_config
+from hima.app.config import ConfigError, resolve_config
 from hima.protocol import schema, validate_event
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gloo + torchrun standalone on Linux/macOS")
@@ -232,7 +232,7 @@ def test_killed_rank_ends_the_run_with_an_error_naming_it(token_dir, fast_config
 def test_rank_failing_before_the_process_group_ends_the_run_with_an_error_naming_it(token_dir, fast_config, tmp_path):
     out = tmp_path / "early"
     started = time.monotonic()
-    # Test hook (hima.distributed): rank 1 raises just before init_process_group; rank 0 is then waiting in
+    # Test hook (hima.app.distributed): rank 1 raises just before init_process_group; rank 0 is then waiting in
     # the rendezvous, where only its peer watch can still act.
     result = run_torchrun(token_dir, out, fast_config, "--max-steps", "5", env={"HIMA_TEST_FAIL_BEFORE_GROUP": "1"}, timeout=60)
     elapsed = time.monotonic() - started
@@ -250,7 +250,7 @@ def test_rank_failing_before_the_process_group_ends_the_run_with_an_error_naming
 
 
 def test_more_processes_than_gpus_fail_on_every_rank_with_one_clear_message(monkeypatch):
-    from hima import distributed
+    from hima.app import distributed
 
     monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(distributed.torch.cuda, "device_count", lambda: 2)
@@ -269,7 +269,7 @@ def test_more_processes_than_gpus_fail_on_every_rank_with_one_clear_message(monk
 
 
 def test_rank_reports_of_an_earlier_launch_are_not_taken_for_this_one(tmp_path, monkeypatch):
-    from hima.rank_watch import RankReports
+    from hima.app.rank_watch import RankReports
 
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "earlier")
     old = RankReports(str(tmp_path), 1, 2)

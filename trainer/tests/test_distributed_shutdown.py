@@ -16,7 +16,7 @@ import pytest
 SCRIPT = textwrap.dedent("""
     import os, sys, threading, time
     import torch
-    from hima.distributed import Distributed
+    from hima.app.distributed import Distributed
     from hima.compile import refuse_whole_model_compile
 
     d = Distributed(sys.argv[1], "cpu")

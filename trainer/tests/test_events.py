@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from hima.events import EventWriter
+from hima.app.events import EventWriter
 
 
 def test_each_event_is_one_line_in_the_stream_and_the_file(tmp_path):

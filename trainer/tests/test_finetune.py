@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from hima import HiMA, HiMAConfig
-from hima.base_weights import apply_base, load_base
-from hima.checkpoint import CheckpointError
-from hima.model import GPT, gpt_config
+from hima.app.base_weights import apply_base, load_base
+from hima.app.checkpoint import CheckpointError
+from hima.app.model import GPT, gpt_config
 
 from conftest import VOCAB, read_events, run_trainer
 

@@ -8,7 +8,7 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hima.control import MAX_LINE_BYTES, TOO_LONG, ControlRejected, LineSplitter, control_types, parse_control
+from hima.app.control import MAX_LINE_BYTES, TOO_LONG, ControlRejected, LineSplitter, control_types, parse_control
 from hima.protocol import schema, validate_event
 
 CONTROL_SCHEMA = jsonschema.Draft202012Validator({"$defs": schema()["$defs"], "$ref": "#/$defs/Control"})

@@ -1,4 +1,4 @@
-"""Gradient averaging over ranks (hima.grad_sync, hima.distributed) on 2 gloo processes of this machine, with
+"""Gradient averaging over ranks (hima.app.grad_sync, hima.app.distributed) on 2 gloo processes of this machine, with
 the real GPT model (tied embedding / lm-head weight, chunked linear + cross-entropy loss) and tiny buckets, so
 a step has many of them.
 
@@ -17,8 +17,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hima.grad_sync import OverlappedReducer, reduce_after_backward
-from hima.model import GPT, GPTConfig
+from hima.app.grad_sync import OverlappedReducer, reduce_after_backward
+from hima.app.model import GPT, GPTConfig
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gloo on Linux/macOS")
 
@@ -120,7 +120,7 @@ class _FailInBackward(torch.autograd.Function):
 
 
 def _failed_backward_disarms(rank: int, port: int, run_dir: str) -> None:
-    from hima.distributed import Distributed
+    from hima.app.distributed import Distributed
 
     model, x, y = _setup(rank, port)
     os.environ["HIMA_DIST_BUCKET_BYTES"] = str(BUCKET_BYTES)

@@ -1,7 +1,7 @@
 import torch
 
 from hima.depth import InputSideCut
-from hima.model import GPT, gpt_config, padded_vocab
+from hima.app.model import GPT, gpt_config, padded_vocab
 
 
 def test_vocab_is_padded_to_a_multiple_of_64():
@@ -53,7 +53,7 @@ def test_attention_is_causal():
 
 
 def test_chunked_loss_gives_the_plain_loss_and_gradients(monkeypatch):
-    import hima.model as model_module
+    import hima.app.model as model_module
 
     monkeypatch.setattr(model_module, "LOSS_CHUNK_ROWS", 10)  # 3 x 16 rows: several chunks, a ragged last one
     torch.manual_seed(0)

@@ -48,3 +48,14 @@ def test_validator_rejects_what_jsonschema_rejects(event):
 def test_error_messages_say_where():
     with pytest.raises(SchemaError, match=r"control\.hot: must be <= 1"):
         validate({"v": 1, "type": "set_cutoffs", "id": "x", "hot": 2, "warm": 1}, definition("SetCutoffsControl"), "control")
+
+
+def test_generated_python_constants_match_the_schema():
+    from hima import protocol_generated as g
+
+    defs = json.loads(REPO_SCHEMA.read_text())["$defs"]
+    assert g.PROTOCOL_VERSION == defs["ProtocolVersion"]["const"]
+    assert g.RUN_ID_PATTERN == defs["RunId"]["pattern"]
+    assert g.RUN_FOLDER == {k: v["const"] for k, v in defs["RunFolder"]["properties"].items()}
+    assert g.DEFAULT_CUTOFFS == defs["Cutoffs"]["default"]
+    assert list(g.TIERS) == defs["Tier"]["enum"] and list(g.METHODS) == defs["Method"]["enum"]

@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import events_of, run_trainer
-from hima.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hima.app.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def step_losses(events):

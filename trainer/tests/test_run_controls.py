@@ -3,7 +3,7 @@ next `tiers` event, pause holds the step count while controls are still answered
 import jsonschema
 
 from conftest import read_events, run_trainer, trainer_cmd
-from hima.control import MAX_LINE_BYTES
+from hima.app.control import MAX_LINE_BYTES
 from hima.protocol import schema
 
 PINNED = "transformer.h.0.mlp.c_fc.weight"

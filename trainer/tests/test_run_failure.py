@@ -28,10 +28,10 @@ def test_a_diverging_run_reports_its_own_wall_time(token_dir, tmp_path):
 def test_a_failing_final_evaluation_keeps_the_final_checkpoint_and_a_resume_finishes_it(token_dir, tmp_path, monkeypatch):
     # An out-of-memory in the final evaluation on a GPU, in-process: the steps since the last periodic save
     # (here: all of them, checkpoint_every 0) must already be in a checkpoint when evaluation starts.
-    from hima.checkpoint import load_checkpoint
-    from hima.config import resolve_config
-    from hima.events import EventWriter
-    from hima.train import Trainer
+    from hima.app.checkpoint import load_checkpoint
+    from hima.app.config import resolve_config
+    from hima.app.events import EventWriter
+    from hima.app.train import Trainer
 
     settings = {**FAST_CONFIG, "eval_every": 0, "checkpoint_every": 0, "data": str(token_dir), "device": "cpu", "threads": 1}
     reference = run_trainer(token_dir, tmp_path / "reference", _config(tmp_path, settings), "--max-steps", "6")

@@ -84,9 +84,10 @@ def test_a_linked_checkpoint_file_is_refused(token_dir, fast_config, tmp_path):
     assert f"{out / 'checkpoints' / 'ckpt-00000002.pt'} is a symbolic link" in proc.stderr
 
 
-def test_the_trainer_and_the_extension_check_the_same_run_folder_entries():
-    from hima.run_folder import RUN_ENTRIES
+def test_the_trainer_and_the_extension_check_the_run_folder_entries_the_schema_lists():
+    from hima.app.run_folder import RUN_ENTRIES
 
+    schema = json.loads((ROOT / "protocol" / "hima.schema.json").read_text())
+    assert RUN_ENTRIES == tuple(p["const"] for p in schema["$defs"]["RunFolder"]["properties"].values())
     source = (ROOT / "src" / "run" / "runFolderCheck.ts").read_text()
-    listed = re.search(r"RUN_ENTRIES = \[(.*?)\]", source, re.S).group(1)
-    assert sorted(re.findall(r'"([^"]+)"', listed)) == sorted(RUN_ENTRIES)
+    assert "RUN_ENTRIES: readonly string[] = Object.values(RUN_FOLDER)" in source

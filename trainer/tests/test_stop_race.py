@@ -4,13 +4,13 @@ Under torchrun, SIGTERM goes to rank 0 (its pid is in trainer.json). Python runs
 the main thread is back from C++, so a signal that arrives while rank 0 waits in the step boundary's
 stop-agreement collective is seen right after that collective returned "no stop". If rank 0 acted on it
 there, it would leave the loop alone while rank 1 trains another step; their next collectives would no
-longer match and both would hang until the collective timeout. A test hook (hima.distributed) slows rank 1
+longer match and both would hang until the collective timeout. A test hook (hima.app.distributed) slows rank 1
 before every boundary, so rank 0 spends most of each step waiting inside that collective and a SIGTERM at a
 random moment almost always lands there.
 
 A signal during start-up (model build, data, checkpoint load, the rendezvous) is handled too: the cli installs
 the stop handler first, so the run ends at its start step with `done` "stopped" and exit 0, not killed by
-SIGTERM's default action (exit 143). A test hook (hima.cli) holds rank 0 in start-up for a few seconds.
+SIGTERM's default action (exit 143). A test hook (hima.app.cli) holds rank 0 in start-up for a few seconds.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_sigterm_while_paused_ends_the_run(token_dir, fast_config, tmp_path, liv
 
 
 def test_a_signal_after_a_stop_control_does_not_abort_but_a_second_signal_does():
-    from hima.train import StopSignals
+    from hima.app.signals import StopSignals
 
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -157,7 +157,7 @@ def test_sigterm_while_a_resumed_run_starts_keeps_its_checkpoint(token_dir, fast
 
 
 def test_sigterm_to_rank_0_held_until_the_group_exists_stops_both_ranks(token_dir, fast_config, tmp_path, monkeypatch):
-    # Rank 0's JoinGuard holds the SIGTERM (hima.rank_watch) while the hook keeps it in start-up; rank 1 waits in
+    # Rank 0's JoinGuard holds the SIGTERM (hima.app.signals) while the hook keeps it in start-up; rank 1 waits in
     # the rendezvous meanwhile, so the group forms as soon as rank 0 joins and the guard hands the held signal to
     # the stop handler: both ranks stop at the first step boundary. Before, the guard re-raised it with the
     # default action (rank 0 killed, exit 143, no done).

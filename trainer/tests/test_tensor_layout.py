@@ -1,7 +1,7 @@
 from torch import nn
 
-from hima.model import GPT, gpt_config
-from hima.tensor_layout import place_of, tensor_infos
+from hima.app.model import GPT, gpt_config
+from hima.app.tensor_layout import place_of, tensor_infos
 
 
 def test_gpt_names_map_to_tier_map_rows_and_columns():

@@ -57,7 +57,7 @@ def test_two_tier_uses_the_warm_cutoff_as_hot_boundary():
         (0.2, math.nan, "NaN"),
         (-0.1, 0.5, "outside [0, 1]"),
         (0.2, 1.5, "outside [0, 1]"),
-        (0.7, 0.5, "above warm"),
+        (0.7, 0.5, "must not exceed warm"),
         ("0.3", 0.5, "must be a number"),
         (True, 0.5, "must be a number"),
     ],

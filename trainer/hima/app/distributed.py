@@ -4,7 +4,7 @@ Why not DistributedDataParallel: DDP registers its gradient buckets once and the
 that produced a gradient at registration to produce one again ("Expected to have finished reduction in the
 prior iteration..."). HiMA flips ``requires_grad`` at every re-tier, on Warm update steps and on probe
 steps. ``find_unused_parameters=True`` would walk the autograd graph every step and still all-reduce the
-Cold tensors' (zero) buckets. So the trainer averages the gradients itself (``hima.grad_sync``), over
+Cold tensors' (zero) buckets. So the trainer averages the gradients itself (``hima.app.grad_sync``), over
 exactly the tensors that have a gradient this step -- Hot, Warm on its update steps, probed Cold. Tiers
 are identical on every rank (scores come from the reduced gradients), so every rank builds the same
 buckets and a Cold tensor costs no communication.
@@ -29,7 +29,7 @@ byte-tensor broadcast follows, so every rank applies the same controls at the sa
 
 Gradient buckets hold up to ``HIMA_DIST_BUCKET_BYTES`` (default 25 MiB, DDP's default).
 
-Failures: see ``hima.rank_watch`` (report files in ``<run dir>/ranks/``, rank 0's ``PeerWatch``, started
+Failures: see ``hima.app.rank_watch`` (report files in ``<run dir>/ranks/``, rank 0's ``PeerWatch``, started
 before the rendezvous); the collectives' timeout (``HIMA_DIST_TIMEOUT_S``, default 60 s) bounds any wait on a
 rank that hangs.
 """
@@ -49,7 +49,8 @@ from torch import nn
 from .config import ConfigError
 from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
-from .rank_watch import JoinGuard, PeerWatch, RankReports
+from .rank_watch import PeerWatch, RankReports
+from .signals import JoinGuard
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_BUCKET_BYTES = 25 * 1024 * 1024  # DDP's default bucket size

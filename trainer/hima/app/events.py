@@ -4,7 +4,7 @@ Each line goes to the file with one write() on an O_APPEND descriptor (no user-s
 crash could cut in two), so a crash can tear at most the very last line of the file. Non-finite
 numbers are refused (JSON has no NaN); the loop turns a NaN loss into an `error` event instead.
 
-The log is private (0600 in a 0700 folder) and never opened through a symbolic link (hima.run_folder).
+The log is private (0600 in a 0700 folder) and never opened through a symbolic link (hima.app.run_folder).
 A write that fails (no space left on the device) is undone: the file is cut back to where the line began,
 so the log stays whole lines; emit raises DiskFullError naming the file, and the error path reports with
 try_emit, which cannot raise (its line still reaches stdout, and the file if there is room again).
@@ -20,10 +20,10 @@ import os
 import threading
 from typing import IO, Any
 
-from .protocol import PROTOCOL_VERSION
+from ..protocol import PROTOCOL_VERSION, RUN_FOLDER
 from .run_folder import open_entry, private_folder, raise_if_disk_full
 
-EVENTS_FILE = "events.jsonl"
+EVENTS_FILE = RUN_FOLDER["events"]
 
 
 class EventWriter:

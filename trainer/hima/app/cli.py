@@ -17,17 +17,18 @@ from typing import IO
 
 from .base_weights import load_base
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint
-from .config import METHODS, RUN_ID, ConfigError, load_config_file, resolve_config
+from .config import METHODS, ConfigError, load_config_file, resolve_config
 from .control import ControlReader, ControlSocket
 from .data import DataError
 from .events import EventWriter
-from .launcher_watch import stop_when_launcher_dies
+from .signals import StopSignals, stop_when_launcher_dies
 from .model import MODEL_PRESETS
+from ..protocol import RUN_FOLDER, is_run_id
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
-TRAINER_INFO = "trainer.json"
-LOCK_FILE = "trainer.lock"
+TRAINER_INFO = RUN_FOLDER["trainer_record"]
+LOCK_FILE = RUN_FOLDER["trainer_lock"]
 # Test hook, set only by trainer/tests/test_stop_race.py: rank 0 sleeps this many seconds right after writing
 # trainer.json (its JoinGuard, if any, already holding SIGTERM), as a slow start-up (big model, rendezvous) would.
 SLOW_START_ENV = "HIMA_TEST_SLOW_START"
@@ -115,7 +116,7 @@ def write_trainer_info(out: str, run_id: str, control_socket: str | None, argv: 
 
 def _default_run_id(out: str) -> str:
     name = os.path.basename(os.path.normpath(out))
-    return name if RUN_ID.match(name) else "run"
+    return name if is_run_id(name) else "run"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
-    from .train import StopSignals, Trainer
+    from .train import Trainer
 
     # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
     # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_when_launcher_dies()
     command = [sys.executable, "-m", "hima", *(sys.argv[1:] if argv is None else argv)]
     # Under torchrun, rank 0 alone writes events, reads controls and holds the run folder; other ranks'
-    # errors reach the stream through rank 0 (hima.distributed).
+    # errors reach the stream through rank 0 (hima.app.distributed).
     rank = int(os.environ.get("RANK", "0"))
     stdout_events = _take_stdout_for_events()
     event_stream = None if args.quiet_stdout or rank > 0 else stdout_events
@@ -171,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                 channel = ControlSocket(args.control_socket, controls.lines, cfg.out)
             write_trainer_info(cfg.out, cfg.run_id, channel.path if channel else None, command)
             if world_size > 1:
-                from .rank_watch import JoinGuard
+                from .signals import JoinGuard
 
                 # From here on torchrun's SIGTERM (sent when a peer fails during start-up) waits for the peer
-                # watch to report that peer (hima.rank_watch); released once the process group exists, when a
+                # watch to report that peer (hima.app.rank_watch); released once the process group exists, when a
                 # held SIGTERM goes on to stop_signals.
                 join_guard = JoinGuard()
             time.sleep(float(os.environ.get(SLOW_START_ENV, "0")))

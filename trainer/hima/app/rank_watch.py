@@ -10,23 +10,24 @@ On rank 0 a ``PeerWatch`` thread turns a peer's error file, or a peer process th
 peer can fail before it ever joins (a GPU it cannot use), and then rank 0 would wait in the rendezvous until
 torchrun killed it, with no event at all. While rank 0 joins, its main thread is inside a C++ wait that
 neither an exception nor a Python signal handler can interrupt, so during that phase the watch ends the run
-itself (``end_run``). ``JoinGuard`` holds back SIGTERM until then, because torchrun sends it to rank 0 about
+itself (``end_run``). ``JoinGuard`` (``hima.app.signals``) holds back SIGTERM until then, because torchrun sends it to rank 0 about
 0.1 s after the failed peer exits, usually before the watch has looked. A SIGTERM still held when the group
-exists goes to the handler in place before the guard: the trainer's stop handler (``hima.train.StopSignals``,
+exists goes to the handler in place before the guard: the trainer's stop handler (``hima.app.signals.StopSignals``,
 installed first thing by the cli), so the run then stops at its first step boundary with `done` "stopped".
 """
 from __future__ import annotations
 
 import json
 import os
-import select
-import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .events import EventWriter
 from .run_folder import open_entry, private_folder
+
+if TYPE_CHECKING:  # signals imports pid_alive from here
+    from .signals import JoinGuard
 
 RANKS_DIR = "ranks"
 
@@ -117,48 +118,6 @@ def _write_atomic(path: str, text: str) -> None:
     with os.fdopen(open_entry(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
-
-
-class JoinGuard:
-    """Rank 0, from start-up until its process group exists: SIGTERM is held back (remembered, and announced
-    on a pipe the peer watch waits on), so the watch can report why the run ends before this process goes.
-
-    Create it in the main thread (Python's rule for signal handlers); ``release()`` once the group exists."""
-
-    def __init__(self) -> None:
-        self.held: list[int] = []
-        self._read, write = os.pipe()
-        os.set_blocking(self._read, False)
-        os.set_blocking(write, False)
-        # The pipe stays open for the life of the process: the watch may still be waiting on it at release.
-        self._previous_handler = signal.signal(signal.SIGTERM, self._hold)
-        # Python's C-level handler writes the signal number here the moment a signal arrives, even while the
-        # main thread is stuck in C++ and cannot run ``_hold`` yet.
-        self._previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-        self.released = False
-
-    def _hold(self, signum: int, frame) -> None:
-        self.held.append(signum)
-
-    def wait(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s``; True if SIGTERM or SIGINT (Ctrl-C) arrived meanwhile."""
-        try:
-            ready, _, _ = select.select([self._read], [], [], timeout_s)
-            data = os.read(self._read, 64) if ready else b""
-        except (OSError, ValueError):
-            return False
-        return any(n in (signal.SIGTERM, signal.SIGINT) for n in data)
-
-    def release(self) -> None:
-        """Put SIGTERM's previous handler back (the trainer's StopSignals under the cli) and hand it a held
-        SIGTERM now, once: a held signal is one stop request, not a second signal that aborts."""
-        if self.released:
-            return
-        self.released = True
-        signal.set_wakeup_fd(self._previous_fd)
-        signal.signal(signal.SIGTERM, self._previous_handler)
-        if self.held:
-            signal.raise_signal(signal.SIGTERM)
 
 
 class PeerWatch:

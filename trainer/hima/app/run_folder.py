@@ -12,6 +12,8 @@ import errno
 import os
 import stat
 
+from ..protocol_generated import RUN_FOLDER
+
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows, where links need privileges to create
@@ -98,12 +100,9 @@ def open_entry(path: str, flags: int, mode: int = FILE_MODE) -> int:
     return fd
 
 
-# Entries the trainer or the extension writes or reads in a run folder (the extension's list is in
-# src/run/runFolderCheck.ts; test_run_folder.py checks that both name the same entries).
-RUN_ENTRIES = (
-    "events.jsonl", "checkpoints", "trainer.json", "trainer.lock", "control.path", "control.sock",
-    "ranks", "config.json", "stderr.log",
-)
+# Entries the trainer or the extension writes or reads in a run folder: $defs/RunFolder of the protocol
+# schema, which src/run/runFolderCheck.ts reads too.
+RUN_ENTRIES = tuple(RUN_FOLDER.values())
 
 
 def refuse_links(run_dir: str) -> None:

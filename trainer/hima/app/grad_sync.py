@@ -1,4 +1,4 @@
-"""Averaging gradients over the ranks of a torchrun run, in flattened buckets (``hima.distributed`` says why
+"""Averaging gradients over the ranks of a torchrun run, in flattened buckets (``hima.app.distributed`` says why
 the trainer does this itself instead of using DistributedDataParallel).
 
 Two schedules, one bucket rule (consecutive tensors of one dtype and device, up to ``bucket_bytes`` each; a

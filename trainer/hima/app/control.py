@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from .protocol import PROTOCOL_VERSION, SchemaError, control_types, definition, validate
+from ..protocol import PROTOCOL_VERSION, RUN_FOLDER, SchemaError, control_types, definition, validate
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_QUEUED_LINES = 4096  # lines waiting for the next step boundary, over all channels
@@ -140,7 +140,7 @@ TURN_AWAY_READ_S = 1.0  # how long a client over the cap may take to send the li
 # an idle client must not hold one of the MAX_SOCKET_CONNECTIONS places for ever.
 IDLE_TIMEOUT_S = 300.0
 IDLE_TIMEOUT_ENV = "HIMA_CONTROL_IDLE_S"  # tests shorten it
-SOCKET_PATH_FILE = "control.path"  # in the run folder, when the socket lives elsewhere (path too long)
+SOCKET_PATH_FILE = RUN_FOLDER["control_path"]  # in the run folder, when the socket lives elsewhere (path too long)
 
 
 class ControlSocket:
@@ -165,7 +165,7 @@ class ControlSocket:
         self.path = os.path.abspath(requested)
         if len(os.fsencode(self.path)) > MAX_SOCKET_PATH_BYTES:
             self._private_dir = tempfile.mkdtemp(prefix="hima-", dir=os.environ.get("XDG_RUNTIME_DIR") or None)
-            self.path = os.path.join(self._private_dir, "control.sock")
+            self.path = os.path.join(self._private_dir, RUN_FOLDER["control_socket"])
             if len(os.fsencode(self.path)) > MAX_SOCKET_PATH_BYTES:
                 os.rmdir(self._private_dir)
                 raise ControlChannelError(f"control socket path {requested} is too long for a Unix socket, and so is {self.path}")
@@ -367,10 +367,8 @@ def parse_control(raw: Any) -> dict:
         raise ControlRejected(control_id, f"unknown control type {json.dumps(kind)}; expected one of {', '.join(kinds)}")
     try:
         validate(obj, definition(kinds[kind]), "control")
-    except SchemaError as e:
+    except SchemaError as e:  # set_cutoffs with hot > warm too: the schema's x-ordered
         raise ControlRejected(control_id, str(e)) from None
-    if kind == "set_cutoffs" and obj["hot"] > obj["warm"]:
-        raise ControlRejected(control_id, f"hot ({obj['hot']}) must not exceed warm ({obj['warm']})")
     return obj
 
 

@@ -10,14 +10,13 @@ import contextlib
 import logging
 import math
 import os
-import signal
 import time
 from dataclasses import asdict
 
 import torch
 
-from . import HiMA, HiMAConfig, compile_per_block
-from .compile import uncompiled
+from .. import HiMA, HiMAConfig, compile_per_block
+from ..compile import uncompiled
 from .base_weights import BaseWeights, apply_base
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
@@ -26,7 +25,8 @@ from .data import TokenBatches
 from .distributed import Distributed, RankFailure, local_device
 from .events import EventWriter
 from .model import GPT, MODEL_PRESETS, gpt_config
-from .rank_watch import JoinGuard, PeerWatch
+from .rank_watch import PeerWatch
+from .signals import JoinGuard, StopSignals
 from .tensor_layout import tensor_infos
 
 log = logging.getLogger("hima")
@@ -86,9 +86,9 @@ class Trainer:
         self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
         join_guard: JoinGuard | None = None, stop_signals: StopSignals | None = None, base: BaseWeights | None = None,
     ):
-        """``base``: the weights to start from (``cfg.init_from``, read by hima.base_weights.load_base); ignored on
-        resume, where the checkpoint holds the weights and records the base.
-        ``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.rank_watch).
+        """``base``: the weights to start from (``cfg.init_from``, read by hima.app.base_weights.load_base); ignored
+        on resume, where the checkpoint holds the weights and records the base.
+        ``join_guard``: rank 0 of a multi-process run may pass the one it made at start-up (see hima.app.rank_watch).
         ``stop_signals``: the installed handlers (cli), so a signal during start-up stops the run; without it
         signals are not handled here."""
         self.cfg, self.events, self.controls = cfg, events, controls
@@ -414,45 +414,38 @@ class Trainer:
         self.emit_tiers(self.hima.take_transitions() or [])
         self.emit_memory()
         loss_sum = torch.zeros((), device=self.device)
-        interval_steps, interval_start, excluded, lr = 0, time.perf_counter(), 0.0, 0.0
+        clock, lr = IntervalClock(), 0.0  # the training time of the steps since the last step event
         while self.step < cfg.max_steps:
-            boundary_start = time.perf_counter()
-            self.at_boundary()
-            excluded += time.perf_counter() - boundary_start  # a pause is not training time
+            with clock.not_training():  # controls, and a pause
+                self.at_boundary()
             if self.stop_requested:
                 break
             lr = lr_at(cfg, self.step)
             loss = self.train_step(*self._batch(self.step), lr)
             self.step += 1
             loss_sum += loss.float()
-            interval_steps += 1
+            clock.steps += 1
 
-            if interval_steps >= cfg.log_every or self.step == cfg.max_steps:
-                self._emit_step(loss_sum, interval_steps, lr, time.perf_counter() - interval_start - excluded)
-                interval_steps, interval_start, excluded = 0, time.perf_counter(), 0.0
+            if clock.steps >= cfg.log_every or self.step == cfg.max_steps:
+                self._emit_step(loss_sum, clock.steps, lr, clock.training_seconds())
+                clock.restart()
+            with clock.not_training():  # event writing, evaluation, checkpoints
+                transitions = self.hima.take_transitions()
+                if transitions is not None or self.tiers_dirty:
+                    self.tiers_dirty = False
+                    self.emit_tiers(transitions or [])
+                    self.emit_memory()
+                elif self.step % cfg.memory_every == 0:
+                    self.emit_memory()
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+                    self._sync()
+                    self.evaluate()
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.max_steps:
+                    self._sync()
+                    self.save()
 
-            side_start = time.perf_counter()
-            transitions = self.hima.take_transitions()
-            if transitions is not None or self.tiers_dirty:
-                self.tiers_dirty = False
-                self.emit_tiers(transitions or [])
-                self.emit_memory()
-            elif self.step % cfg.memory_every == 0:
-                self.emit_memory()
-            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
-                self._sync()
-                self.evaluate()
-            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.max_steps:
-                self._sync()
-                self.save()
-            # Event writing, eval and checkpoints are not training time.
-            if interval_steps:
-                excluded += time.perf_counter() - side_start
-            else:
-                interval_start = time.perf_counter()
-
-        if interval_steps:  # stopped mid-interval: report the steps run since the last step event
-            self._emit_step(loss_sum, interval_steps, lr, time.perf_counter() - interval_start - excluded)
+        if clock.steps:  # stopped mid-interval: report the steps run since the last step event
+            self._emit_step(loss_sum, clock.steps, lr, clock.training_seconds())
         reason = "stopped" if self.stop_requested else "completed"
         # The checkpoint first: a final evaluation that fails (out of memory on a GPU) must not cost the steps
         # trained since the last periodic save. Stopped before a step ran (e.g. a signal during start-up):
@@ -468,26 +461,26 @@ class Trainer:
         return reason
 
 
-class StopSignals:
-    """SIGTERM and Ctrl-C as a graceful stop, from the first moments of the process (cli installs it before
-    the slow start-up: model, data, checkpoint, rendezvous), same as a `stop` control: ``signalled`` is acted
-    on at the next step boundary (under torchrun it is this rank's vote there). A signal during start-up is
-    acted on at the first boundary: the run ends "stopped" at its start step. The Trainer reads it as
-    ``stop_signalled``. Only a second *signal* aborts (KeyboardInterrupt)."""
+class IntervalClock:
+    """The training time of the steps since the last step event: wall time since ``restart()`` less the time
+    spent in ``not_training()`` blocks (control boundaries and pauses, event writing, evaluation, checkpoints),
+    so ``step_time_ms`` and ``tokens_per_s`` speak of training alone."""
 
     def __init__(self) -> None:
-        self.signalled = False
+        self.restart()
 
-    def install(self) -> "StopSignals":
-        """Become the SIGTERM and SIGINT handler (main thread only, Python's rule)."""
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        return self
+    def restart(self) -> None:
+        self.steps = 0
+        self._start = time.perf_counter()
+        self._excluded = 0.0
 
-    def _on_signal(self, signum, frame) -> None:
-        # Only a second *signal* aborts: a SIGTERM after a `stop` control (e.g. a window escalating a stop
-        # that is already checkpointing) must not throw that checkpoint away.
-        if self.signalled:
-            raise KeyboardInterrupt  # a second signal: the user wants out now, not after a checkpoint
-        log.info("signal %s: stopping after this step (send it again to abort)", signum)
-        self.signalled = True
+    @contextlib.contextmanager
+    def not_training(self):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._excluded += time.perf_counter() - began
+
+    def training_seconds(self) -> float:
+        return time.perf_counter() - self._start - self._excluded

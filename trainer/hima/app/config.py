@@ -10,13 +10,15 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from .engine_config import LAYOUTS, METHODS
+from ..engine_config import LAYOUTS, METHODS
 from .model import MODEL_PRESETS
+from ..protocol import RUN_ID_PATTERN, is_run_id
+from ..protocol_generated import DEFAULT_CUTOFFS
+from ..tiering import validate_cutoffs
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 DTYPES = ("auto", "float32", "bfloat16")
-GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.distributed)
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+GRAD_SYNCS = ("overlap", "after-backward", "ddp")  # how a torchrun run averages gradients (hima.app.distributed)
 
 # Upper bounds. A value past these cannot work (it overflows a seed, exhausts memory building batches, or
 # updates weights by more than their scale) and used to fail only once training had begun (exit 1 after
@@ -61,12 +63,12 @@ class TrainConfig:
     dtype: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: bool = False  # per-block torch.compile (compile_per_block), never whole-model
     # Several processes (torchrun) only: "overlap" all-reduces gradient buckets during backward, "after-backward"
-    # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.distributed.
+    # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.app.distributed.
     grad_sync: str = "overlap"
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)
-    hot: float = 0.3
-    warm: float = 0.6
+    hot: float = DEFAULT_CUTOFFS["hot"]
+    warm: float = DEFAULT_CUTOFFS["warm"]
     retier_every: int | None = 25
     first_retier: int | None = 25
     warm_every: int | None = 4
@@ -201,7 +203,7 @@ def validate(cfg: TrainConfig) -> None:
         "Use grad_sync 'overlap' (the default) or 'after-backward'.",
     )
     need(cfg.data_order in ("random", "sequential"), f"data_order must be random or sequential, got {cfg.data_order!r}")
-    need(cfg.run_id is None or bool(RUN_ID.match(cfg.run_id)), f"run id {cfg.run_id!r} must match {RUN_ID.pattern}")
+    need(cfg.run_id is None or is_run_id(cfg.run_id), f"run id {cfg.run_id!r} must match {RUN_ID_PATTERN}")
     for f in fields(TrainConfig):
         value = getattr(cfg, f.name)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -221,7 +223,10 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.eval_every >= 0 and cfg.eval_batches >= 1, "eval_every must be >= 0 and eval_batches >= 1")
     need(cfg.checkpoint_every >= 0 and cfg.keep_checkpoints >= 1, "checkpoint_every must be >= 0 and keep_checkpoints >= 1")
     need(cfg.log_every >= 1 and cfg.memory_every >= 1, "log_every and memory_every must be >= 1")
-    need(0 <= cfg.hot <= cfg.warm <= 1, f"cutoffs need 0 <= hot <= warm <= 1, got hot={cfg.hot} warm={cfg.warm}")
+    try:
+        validate_cutoffs(cfg.hot, cfg.warm)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     need(cfg.layout is None or cfg.layout in LAYOUTS, f"layout must be one of {', '.join(LAYOUTS)}, got {cfg.layout!r}")
     start, end = _ramp_fractions(cfg)
     need(0 <= start <= end <= 1, f"ramp needs 0 <= ramp_start <= ramp_end <= 1 (fractions of max_steps), got {start}, {end}")
