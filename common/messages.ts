@@ -115,6 +115,20 @@ export type HostToWebview =
   | { kind: "update"; update: PanelUpdate; seq: number }
   | { kind: "notice"; level: "info" | "error"; text: string };
 
+/** The messages both webviews (the panel and the Runs view) send: a chart saved as PNG, a frame painted. */
+export type SharedWebviewMessage = { kind: "savePng"; name: string; dataUrl: string } | { kind: "painted"; seq: number };
+
+/** Checks a `savePng` or `painted` message (the caller switched on `kind`); a reason string when it is refused. */
+export function validateSharedMessage(m: Record<string, unknown>): SharedWebviewMessage | string {
+  if (m.kind === "savePng") {
+    if (typeof m.name !== "string" || !/^[\w .()-]{1,80}$/.test(m.name)) return "savePng: name must be a short plain file name";
+    if (typeof m.dataUrl !== "string" || !m.dataUrl.startsWith("data:image/png;base64,") || m.dataUrl.length > 40_000_000) return "savePng: dataUrl must be a PNG data URL";
+    return { kind: "savePng", name: m.name, dataUrl: m.dataUrl };
+  }
+  if (typeof m.seq !== "number" || !Number.isInteger(m.seq)) return "painted: seq must be an integer";
+  return { kind: "painted", seq: m.seq };
+}
+
 export type WebviewCommand = "stop" | "pause" | "resume" | "checkpoint" | "startTraining" | "openRun";
 export const WEBVIEW_COMMANDS: readonly WebviewCommand[] = ["stop", "pause", "resume", "checkpoint", "startTraining", "openRun"];
 
@@ -164,12 +178,8 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | string {
       if (typeof m.smoothing !== "number" || !(m.smoothing >= 0 && m.smoothing < 1)) return "setSmoothing: smoothing must be a number in [0, 1)";
       return { kind: "setSmoothing", smoothing: m.smoothing };
     case "savePng":
-      if (typeof m.name !== "string" || !/^[\w .()-]{1,80}$/.test(m.name)) return "savePng: name must be a short plain file name";
-      if (typeof m.dataUrl !== "string" || !m.dataUrl.startsWith("data:image/png;base64,") || m.dataUrl.length > 40_000_000) return "savePng: dataUrl must be a PNG data URL";
-      return { kind: "savePng", name: m.name, dataUrl: m.dataUrl };
     case "painted":
-      if (typeof m.seq !== "number" || !Number.isInteger(m.seq)) return "painted: seq must be an integer";
-      return { kind: "painted", seq: m.seq };
+      return validateSharedMessage(m);
     default:
       return `unknown message kind ${JSON.stringify(String(m.kind)).slice(0, 60)}`;
   }

@@ -2,6 +2,7 @@
 // timeline, exports), declared once; both bundles import this file and the host checks what the view sends
 // with `parseRunsMessage`. No DOM, no Node: plain types and a validator.
 import { RUN_ID_PATTERN, type Cutoffs } from "../protocol/protocol.generated";
+import { validateSharedMessage } from "./messages";
 
 export type RunStatusLabel = "completed" | "stopped" | "error" | "running" | "ended early";
 
@@ -153,12 +154,8 @@ export function parseRunsMessage(raw: unknown): RunsViewToHost | string {
       if (m.baseline !== null && (!isId(m.baseline) || !m.ids.includes(m.baseline))) return "export: baseline must be null or one of the ids";
       return { kind: "export", format: m.format as ExportFormat, ids: m.ids, baseline: m.baseline as string | null };
     case "savePng":
-      if (typeof m.name !== "string" || !/^[\w .()-]{1,80}$/.test(m.name)) return "savePng: name must be a short plain file name";
-      if (typeof m.dataUrl !== "string" || !m.dataUrl.startsWith("data:image/png;base64,") || m.dataUrl.length > 40_000_000) return "savePng: dataUrl must be a PNG data URL";
-      return { kind: "savePng", name: m.name, dataUrl: m.dataUrl };
     case "painted":
-      if (typeof m.seq !== "number" || !Number.isInteger(m.seq)) return "painted: seq must be an integer";
-      return { kind: "painted", seq: m.seq };
+      return validateSharedMessage(m);
     default:
       return `unknown message kind ${JSON.stringify(String(m.kind)).slice(0, 60)}`;
   }
