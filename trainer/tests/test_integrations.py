@@ -216,3 +216,24 @@ def test_lightning_stop_control_ends_fit(tmp_path):
     checkpoint = next(e["path"] for e in events if e["type"] == "checkpoint")
     assert Path(checkpoint).is_file()
     assert torch.load(checkpoint, weights_only=False)["optimizer_states"][0]["format"].startswith("hima-engine/")
+
+
+def test_hf_optimizer_hook_builds_the_args_optimizer_and_clips_applied_gradients(tmp_path):
+    from transformers import TrainingArguments
+
+    from hima.integrations.huggingface import HiMACallback
+
+    model = mlp()
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=0.01, weight_decay=0.1, optim="adamw_torch",
+                             max_grad_norm=0, report_to=[], use_cpu=True)
+    callback = HiMACallback(tmp_path / "run", HiMAConfig(layout="tensor"), max_grad_norm=0.5)
+    cls, kwargs = callback.optimizer_cls_and_kwargs(model, args)
+    groups = [{"params": [p for p in model.parameters() if p.dim() > 1], "weight_decay": 0.1},
+              {"params": [p for p in model.parameters() if p.dim() == 1], "weight_decay": 0.0}]
+    optimizer = cls(groups, **kwargs)  # what Trainer.create_optimizer does with the pair
+    assert isinstance(callback.hima.optimizer, torch.optim.AdamW) and optimizer.hima is callback.hima
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0] and optimizer.param_groups[0]["lr"] == 0.01
+    model(torch.randn(8, 4)).pow(2).sum().mul(1000).backward()
+    optimizer.step()
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
+    assert float(norm) == pytest.approx(0.5, rel=1e-3) and callback.hima.step_count == 1

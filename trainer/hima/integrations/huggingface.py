@@ -20,7 +20,8 @@ is ``hima.step()``. Without it (or with ``config=None``) the callback only monit
 The run folder (``hima.monitor.RunMonitor``): `step` events from the Trainer's logs (every ``logging_steps``),
 `eval` from its evaluations (``eval_loss``), `tiers` and `memory` from the engine; controls from the panel are
 applied in ``on_step_end``, between two optimizer steps; a `stop` control ends training (``should_training_stop``),
-a `checkpoint` control saves one (``should_save``).
+a `checkpoint` control saves one (``should_save``). With several processes (torchrun, DDP) rank 0 writes the
+folder and no control socket is served: a control reaching rank 0 alone would split the ranks' tiers.
 
 Gradient clipping: the Trainer clips every gradient (``max_grad_norm``, default 1.0) before the step, including
 the probe gradients of Cold tensors that HiMA only scores; the clip factor is the same for every tensor, so
@@ -105,6 +106,8 @@ class HiMACallback(TrainerCallback):
             self.out, model, self.hima, run_id=self.run_id, max_steps=max(0, state.max_steps),
             start_step=state.global_step, config={"trainer": "transformers.Trainer", **settings, **(self.run_config or {})},
             memory_every=self.memory_every, save=self._request_save,
+            # Several processes: a control would reach rank 0 alone and split the ranks' tiers, so none are served.
+            controls=args.world_size == 1,
         )
 
     def on_step_end(self, args, state, control, **kwargs):

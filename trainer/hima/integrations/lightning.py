@@ -15,7 +15,9 @@ and automatic optimization only; with ``config=None`` the callback only monitors
 The run folder (``hima.monitor.RunMonitor``): a `step` event per optimizer step with the training loss,
 `eval` events from ``val_loss`` (``val_loss_key``) after each validation, `tiers` and `memory` from the engine;
 controls from the panel are applied after each optimizer step; a `stop` control sets ``trainer.should_stop``
-and a `checkpoint` control writes ``<out>/checkpoints/step-N.ckpt`` with ``trainer.save_checkpoint``.
+and a `checkpoint` control writes ``<out>/checkpoints/step-N.ckpt`` with ``trainer.save_checkpoint``. With
+several processes rank 0 writes the folder and no control socket is served (a control reaching rank 0 alone
+would split the ranks' tiers).
 """
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ class HiMACallback(pl.Callback):
             self.monitor = RunMonitor(
                 self.out, pl_module, self.hima, run_id=self.run_id, max_steps=max(0, trainer.max_steps),
                 start_step=trainer.global_step, memory_every=self.memory_every, save=self._save,
+                controls=trainer.world_size == 1,  # a control reaching rank 0 alone would split the ranks' tiers
                 config={"trainer": "lightning.pytorch.Trainer", "precision": str(trainer.precision),
                         "accumulate_grad_batches": trainer.accumulate_grad_batches, **(self.run_config or {})},
             )
