@@ -101,6 +101,7 @@ def test_own_loop_example_fp16(tmp_path):
 
 
 def test_hf_trainer_example(tmp_path):
+    pytest.importorskip("transformers")  # the test extras (trainer/pyproject.toml)
     out = tmp_path / "hf"
     printed = run_example("hf_trainer.py", "--out", str(out), "--steps", "20", "--output-dir", str(tmp_path / "hf-out"))
     events = check_run(out, 20)
@@ -111,6 +112,7 @@ def test_hf_trainer_example(tmp_path):
 
 
 def test_lightning_example(tmp_path):
+    pytest.importorskip("lightning")
     out = tmp_path / "lightning"
     printed = run_example("lightning_module.py", "--out", str(out), "--steps", "30")
     events = check_run(out, 30)
@@ -133,6 +135,7 @@ def send_and_wait_queued(monitor, *controls) -> None:
 
 
 def test_hf_trainer_applies_controls_and_stops(tmp_path):
+    pytest.importorskip("transformers")
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
 
     from hima.integrations.huggingface import HiMACallback
@@ -167,6 +170,7 @@ def test_hf_trainer_applies_controls_and_stops(tmp_path):
 
 
 def test_hf_callback_without_the_optimizer_hook_says_what_to_pass(tmp_path):
+    pytest.importorskip("transformers")
     from transformers import Trainer, TrainingArguments
 
     from hima.integrations.huggingface import HiMACallback
@@ -187,6 +191,7 @@ def test_hf_callback_without_the_optimizer_hook_says_what_to_pass(tmp_path):
 
 
 def test_lightning_stop_control_ends_fit(tmp_path):
+    pytest.importorskip("lightning")
     import lightning.pytorch as pl
 
     from hima.integrations.lightning import HiMACallback
@@ -219,6 +224,7 @@ def test_lightning_stop_control_ends_fit(tmp_path):
 
 
 def test_hf_optimizer_hook_builds_the_args_optimizer_and_clips_applied_gradients(tmp_path):
+    pytest.importorskip("transformers")
     from transformers import TrainingArguments
 
     from hima.integrations.huggingface import HiMACallback
