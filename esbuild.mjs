@@ -1,5 +1,5 @@
 // Builds the separate bundles: extension host (Node/CJS), the headless CLI (Node/CJS),
-// the panel webview (browser/IIFE) and the TypeScript tests (Node/CJS, one file per test).
+// the panel webview and the Runs view (browser/IIFE) and the TypeScript tests (Node/CJS, one file per test).
 // `node esbuild.mjs --watch` rebuilds on change.
 import * as esbuild from "esbuild";
 import { readdirSync, statSync, existsSync, mkdirSync, copyFileSync } from "node:fs";
@@ -23,6 +23,7 @@ const builds = [
   { ...common, entryPoints: { extension: "src/extension.ts" }, outdir: "dist", platform: "node", format: "cjs", external: ["vscode"] },
   { ...common, entryPoints: { cli: "src/cli/main.ts" }, outdir: "dist", platform: "node", format: "cjs" },
   { ...common, entryPoints: { webview: "webview/main.ts" }, outdir: "dist", platform: "browser", format: "iife", loader: { ".css": "css" } },
+  { ...common, entryPoints: { runs: "webview/runs/main.ts" }, outdir: "dist", platform: "browser", format: "iife", loader: { ".css": "css" } },
 ];
 const tests = testEntries("test");
 if (tests.length) {

@@ -59,20 +59,7 @@ def build_library_run(spec, cfg, device: str):
     hima = HiMA(model, optimizer, HiMAConfig(**engine_settings(cfg))) if spec.engine else None
     autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
 
-    def hima_step(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
-        """What a user writes around HiMA: the plain loop with clip and step taken by the engine."""
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast:
-            _, loss = model(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
-        loss.backward()
-        if cfg.grad_clip > 0:
-            hima.clip_grad_norm_(cfg.grad_clip)
-        hima.step()
-        hima.zero_grad()
-        return loss.detach()
+    from .measure import user_step  # what a user writes around HiMA (or, without the engine, around AdamW)
 
-    from .measure import bare_step
-
-    train_step = hima_step if hima is not None else bare_step(model, optimizer, autocast, cfg.grad_clip, device)
+    train_step = user_step(model, optimizer, autocast, cfg.grad_clip, device, hima=hima)
     return model, optimizer, batches, hima, autocast, train_step, list(model.lm.transformer.h)

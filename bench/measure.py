@@ -125,8 +125,9 @@ def _plain_parts(cfg, device: str, spec: RunSpec):
     return model, make_optimizer(model, cfg, device), batches
 
 
-def bare_step(model, optimizer, autocast, grad_clip: float, device: str):
-    """The baseline a user would write: torch AdamW, no HiMA; same signature as Trainer.train_step."""
+def user_step(model, optimizer, autocast, grad_clip: float, device: str, hima=None):
+    """The loop a user writes, with the same signature as Trainer.train_step: torch AdamW alone (the
+    baseline), or around HiMA (``hima``), which then takes the clip, the step and zero_grad."""
 
     def train_step(x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
         for group in optimizer.param_groups:
@@ -134,10 +135,16 @@ def bare_step(model, optimizer, autocast, grad_clip: float, device: str):
         with autocast:
             _, loss = model(x.to(device, non_blocking=True), y.to(device, non_blocking=True))
         loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        if hima is None:
+            if grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        else:
+            if grad_clip > 0:
+                hima.clip_grad_norm_(grad_clip)
+            hima.step()
+            hima.zero_grad()
         return loss.detach()
 
     return train_step
@@ -200,7 +207,7 @@ def build(spec: RunSpec, s: SuiteSettings, steps: int | None = None) -> Setup:
         model, optimizer, batches = _plain_parts(cfg, device, spec)
         hima = None
         autocast = torch.autocast(device, dtype=torch.bfloat16) if device == "cuda" else _nullcontext()
-        train_step = bare_step(model, optimizer, autocast, cfg.grad_clip, device)
+        train_step = user_step(model, optimizer, autocast, cfg.grad_clip, device)
 
     if MAX_EPOCHS * batches.steps_per_epoch() < cfg.max_steps:
         raise ValueError(

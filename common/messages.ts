@@ -28,6 +28,11 @@ export interface TensorState {
   tier: Tier;
   score: number;
   pinned: boolean;
+  /**
+   * Who pinned it: "policy" for the pins the run started with (norms and biases by default), "user" for a pin
+   * set while it ran. Absent when not pinned.
+   */
+  pinSource?: "policy" | "user";
   /** True when the tensor changed tier at the latest re-tier. */
   changed: boolean;
 }
@@ -42,9 +47,9 @@ export interface ChartData {
 }
 
 export interface Charts {
-  /** series: loss (raw), val_loss */
+  /** series: loss (raw), val_loss, loss_ema (debiased EMA of the raw loss at full resolution) */
   loss: ChartData;
-  /** series: tokens_per_s */
+  /** series: tokens_per_s, tokens_per_s_ema */
   throughput: ChartData;
   /** series: allocated, peak, rss, state_hot, state_warm, state_cold, state_total, evicted (bytes) */
   memory: ChartData;
@@ -61,6 +66,8 @@ export interface ControlStatus {
   state: ControlState;
   effectiveStep: number | null;
   reason: string | null;
+  /** Sent from this window (false: another client, or read back from the log). */
+  mine?: boolean;
 }
 
 /** The memory spread of a multi-process (torchrun) run, as the panel's per-rank line shows it. */
@@ -108,6 +115,20 @@ export type HostToWebview =
   | { kind: "update"; update: PanelUpdate; seq: number }
   | { kind: "notice"; level: "info" | "error"; text: string };
 
+/** The messages both webviews (the panel and the Runs view) send: a chart saved as PNG, a frame painted. */
+export type SharedWebviewMessage = { kind: "savePng"; name: string; dataUrl: string } | { kind: "painted"; seq: number };
+
+/** Checks a `savePng` or `painted` message (the caller switched on `kind`); a reason string when it is refused. */
+export function validateSharedMessage(m: Record<string, unknown>): SharedWebviewMessage | string {
+  if (m.kind === "savePng") {
+    if (typeof m.name !== "string" || !/^[\w .()-]{1,80}$/.test(m.name)) return "savePng: name must be a short plain file name";
+    if (typeof m.dataUrl !== "string" || !m.dataUrl.startsWith("data:image/png;base64,") || m.dataUrl.length > 40_000_000) return "savePng: dataUrl must be a PNG data URL";
+    return { kind: "savePng", name: m.name, dataUrl: m.dataUrl };
+  }
+  if (typeof m.seq !== "number" || !Number.isInteger(m.seq)) return "painted: seq must be an integer";
+  return { kind: "painted", seq: m.seq };
+}
+
 export type WebviewCommand = "stop" | "pause" | "resume" | "checkpoint" | "startTraining" | "openRun";
 export const WEBVIEW_COMMANDS: readonly WebviewCommand[] = ["stop", "pause", "resume", "checkpoint", "startTraining", "openRun"];
 
@@ -117,6 +138,10 @@ export type WebviewToHost =
   | { kind: "pin"; name: string; tier: Tier }
   | { kind: "unpin"; name: string }
   | { kind: "command"; command: WebviewCommand }
+  /** Smoothing of the loss and tokens/s EMA lines, in [0, 1): the host smooths the full-resolution series. */
+  | { kind: "setSmoothing"; smoothing: number }
+  /** A chart or the tier map as PNG (data: URL), for the host to save where the user says. */
+  | { kind: "savePng"; name: string; dataUrl: string }
   /** Sent after a frame was painted for update `seq` (used by the panel benchmark and tests). */
   | { kind: "painted"; seq: number };
 
@@ -149,9 +174,12 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | string {
     case "command":
       if (!(WEBVIEW_COMMANDS as readonly unknown[]).includes(m.command)) return `command: unknown command ${String(m.command).slice(0, 40)}`;
       return { kind: "command", command: m.command as WebviewCommand };
+    case "setSmoothing":
+      if (typeof m.smoothing !== "number" || !(m.smoothing >= 0 && m.smoothing < 1)) return "setSmoothing: smoothing must be a number in [0, 1)";
+      return { kind: "setSmoothing", smoothing: m.smoothing };
+    case "savePng":
     case "painted":
-      if (typeof m.seq !== "number" || !Number.isInteger(m.seq)) return "painted: seq must be an integer";
-      return { kind: "painted", seq: m.seq };
+      return validateSharedMessage(m);
     default:
       return `unknown message kind ${JSON.stringify(String(m.kind)).slice(0, 60)}`;
   }

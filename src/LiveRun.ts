@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
 import { PROTOCOL_VERSION, RUN_FOLDER } from "../protocol/protocol.generated";
 import { applyLiveEvent } from "./run/liveModel";
+import { describeEnding } from "./run/endingText";
 import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle } from "./run/TrainerHandle";
 import { RunModel } from "./run/RunModel";
 import type { PanelHost } from "./views/PanelHost";
@@ -157,7 +158,8 @@ export class LiveRun implements vscode.Disposable {
 
   private onExit(exit: TrainerExit): void {
     this.ended = true;
-    const how = describeExit(exit);
+    // An attached run's exit status is not ours to see; its `done` says how it ended.
+    const how = describeEnding(exit, this.lastDone);
     this.model.setStatus(exit.crashed ? "crashed" : "done", how, exit.crashed ? exit.stderrTail : []);
     this.panel.scheduleUpdate();
     this.statusItem.hide();

@@ -8,6 +8,7 @@ import { panelMessageHandler } from "./commands/panelMessages";
 import { prepareDatasetCommand } from "./commands/prepareDataset";
 import { reattachOnActivation } from "./commands/reattach";
 import { resumeRun } from "./commands/resumeRun";
+import { registerRunsView } from "./commands/runsView";
 import type { HimaServices } from "./commands/services";
 import { setCutoffs } from "./commands/setCutoffs";
 import { startTraining } from "./commands/startTraining";
@@ -41,11 +42,11 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   // Every command runs inside a guard: an exception is logged and shown, never thrown into the host.
-  const register = (id: string, title: string, run: () => unknown) =>
+  const register = (id: string, title: string, run: (...args: unknown[]) => unknown) =>
     context.subscriptions.push(
-      vscode.commands.registerCommand(id, async () => {
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
         try {
-          return await run();
+          return await run(...args);
         } catch (err) {
           log.error(`${title} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
           const choice = await vscode.window.showErrorMessage(`HiMA: ${title} failed: ${err instanceof Error ? err.message : String(err)}`, "Show Log");
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): void {
     return panel.reveal();
   });
   register("hima.openPanelInEditor", "Open Tier Panel in Editor", () => panel.openInEditor());
+  registerRunsView(services, register);
 
   // A window reload does not stop training: pick up the run where the panel left it.
   reattachOnActivation(services).catch((err) => log.error(`Re-attaching to a live run failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));

@@ -1,28 +1,31 @@
 // The panel's uPlot charts: loss (raw, EMA, validation points; log-y toggle), tokens/s, memory, optimizer state,
 // tier counts. Optimizer state has its own chart (and y axis): on a CPU run the process RSS is gigabytes while
 // the state is megabytes, and on one axis the Hot/Warm/Cold split and the evicted bytes would be flat lines.
-// The host sends downsampled series; the EMA is computed here so the smoothing slider needs no round trip.
+// The host sends downsampled series, with the loss and tokens/s EMA computed on the full-resolution series
+// (the smoothing slider asks the host for another strength). The charts are one PlotGroup: one cursor, one x
+// range, and a drag-zoom that live updates keep (double-click resets). Tier counts change only at a re-tier, so
+// they are drawn as steps, held to the latest step of the run.
 // Charts are rebuilt only on theme change, log-y toggle or a change in which series have data; otherwise setData.
 import uPlot from "uplot";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
-import type { ChartData, Charts as ChartsData } from "../common/messages";
+import type { ChartData, Charts as ChartsData, WebviewToHost } from "../common/messages";
 import type { Theme } from "./theme";
 import { formatBytes, formatCount } from "./format";
+import { PlotGroup, legendAtEnd } from "./charts/plotGroup";
+import { chartPng } from "./charts/png";
 
-type SeriesSpec = { key: string; label: string; color: (t: Theme) => string; points?: boolean; dash?: number[] };
+type SeriesSpec = { key: string; label: string; color: (t: Theme) => string; points?: boolean; dash?: number[]; width?: number };
 
 const HEIGHT = 150;
+const DEFAULT_SMOOTHING = 0.9;
 
-/** Exponential moving average with bias correction (as TensorBoard does), skipping gaps. */
-export function ema(values: Array<number | null>, smoothing: number): Array<number | null> {
-  let avg = 0;
-  let n = 0;
-  return values.map((v) => {
-    if (v === null || !Number.isFinite(v)) return null;
-    avg = smoothing * avg + (1 - smoothing) * v;
-    n++;
-    return smoothing > 0 ? avg / (1 - Math.pow(smoothing, n)) : v;
-  });
+/** `d` with a last row at step `x` repeating the latest values (a stepped series held to the run's end). */
+export function holdTo(d: ChartData, x: number): ChartData {
+  const n = d.x.length;
+  if (n === 0 || d.x[n - 1] >= x) return d;
+  const series: Record<string, Array<number | null>> = {};
+  for (const [k, v] of Object.entries(d.series)) series[k] = [...v, v[n - 1]];
+  return { x: [...d.x, x], series };
 }
 
 function sameSeries(a: ReadonlyArray<number | null>, b: ReadonlyArray<number | null>): boolean {
@@ -52,8 +55,10 @@ class Chart {
     private readonly specs: SeriesSpec[],
     private readonly yFormat: (v: number) => string,
     private theme: Theme,
+    private readonly group: PlotGroup,
     private readonly transform: (d: ChartData) => ChartData = (d) => d,
     private logY = false,
+    private readonly stepped = false,
   ) {
     this.element.className = "chart";
     this.element.dataset.chart = name;
@@ -63,6 +68,11 @@ class Chart {
     this.titleText.textContent = title;
     h.append(this.titleText);
     this.element.append(h, this.plotHost);
+  }
+
+  /** The chart as a PNG data: URL (title and legend drawn above it), or null before it has data. */
+  png(): string | null {
+    return this.plot ? chartPng(this.plot, this.titleText.textContent ?? this.title) : null;
   }
 
   /** Changes the heading's text, keeping its controls. */
@@ -105,7 +115,8 @@ class Chart {
       this.rebuild();
       return;
     }
-    this.plot.setData(this.aligned(d, keys));
+    this.group.setData(this.plot, this.aligned(d, keys));
+    legendAtEnd(this.plot);
     this.element.dataset.points = String(d.x.length);
   }
 
@@ -123,12 +134,17 @@ class Chart {
   }
 
   private rebuild(): void {
-    this.plot?.destroy();
+    if (this.plot) {
+      this.group.remove(this.plot);
+      this.plot.destroy();
+    }
     this.plot = null;
     const d = this.transform(this.data);
     const keys = this.shownKeys ? this.shownKeys.split(",") : [];
     const t = this.theme;
-    const axis = { stroke: t.muted, grid: { stroke: t.border, width: 1 }, ticks: { stroke: t.border, width: 1 } };
+    const narrow = this.width() < 360;
+    const axis = { stroke: t.muted, grid: { stroke: t.border, width: 1 }, ticks: { stroke: t.border, width: 1 }, font: `${narrow ? 10 : 11}px sans-serif`, size: narrow ? 30 : 40 };
+    const stepped = this.stepped ? uPlot.paths.stepped!({ align: 1 }) : undefined;
     const series: uPlot.Series[] = [{ label: "step" }];
     for (const key of keys) {
       const spec = this.specs.find((s) => s.key === key)!;
@@ -136,36 +152,46 @@ class Chart {
       series.push({
         label: spec.label,
         stroke: color,
-        width: 1.5,
+        width: spec.width ?? 1.5,
         dash: spec.dash,
         spanGaps: !spec.points,
+        ...(stepped ? { paths: stepped } : {}),
         value: (_u, v) => (v === null || v === undefined ? "—" : this.yFormat(v)),
         ...(spec.points ? { paths: () => null, points: { show: true, size: 6, stroke: color, fill: color } } : { points: { show: false } }),
       });
     }
+    const shared = this.group.options();
     this.plot = new uPlot(
       {
         width: this.width(),
         height: HEIGHT,
         series,
         scales: { x: { time: false }, y: this.logY ? { distr: 3 } : {} },
-        axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? "" : this.yFormat(v))) }],
-        legend: { show: true },
-        cursor: { drag: { x: true, y: false } },
+        axes: [axis, { ...axis, size: narrow ? 48 : 64, values: (_u, vals) => vals.map((v) => (v === null ? "" : this.yFormat(v))) }],
+        legend: { show: true, live: true },
+        cursor: shared.cursor,
+        hooks: { ...shared.hooks, setCursor: [legendAtEnd] },
       },
       this.aligned(d, keys),
       this.plotHost,
     );
+    const plot = this.plot;
+    plot.over.addEventListener("mouseleave", () => queueMicrotask(() => legendAtEnd(plot)));
+    this.group.add(plot);
+    legendAtEnd(plot);
     this.element.dataset.points = String(d.x.length);
   }
 }
 
 export class Charts {
   readonly element = document.createElement("section");
+  /** Cursor, zoom and x extent shared by every chart. */
+  readonly group = new PlotGroup();
   private readonly charts: Chart[];
-  private smoothing = 0.9;
+  private smoothing = DEFAULT_SMOOTHING;
+  private smoothingTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(theme: Theme) {
+  constructor(theme: Theme, private readonly send: (m: WebviewToHost) => void = () => undefined) {
     this.element.className = "charts";
     const s = (i: number) => (t: Theme) => t.series[i];
     const loss = new Chart(
@@ -173,17 +199,29 @@ export class Charts {
       "loss",
       "Loss",
       [
-        { key: "loss", label: "loss", color: (t) => t.muted },
-        { key: "ema", label: "loss (EMA)", color: s(0) },
-        { key: "val_loss", label: "val loss", color: s(1), points: true },
+        { key: "loss", label: "raw", color: (t) => t.muted, width: 1 },
+        { key: "loss_ema", label: "smoothed", color: s(0) },
+        { key: "val_loss", label: "val", color: s(1), points: true },
       ],
       (v) => v.toPrecision(3),
       theme,
-      (d) => ({ x: d.x, series: { ...d.series, ema: ema(d.series.loss ?? [], this.smoothing) } }),
+      this.group,
     );
-    loss.addControl(this.smoothingControl(() => loss.render()));
+    loss.addControl(this.smoothingControl());
     loss.addControl(this.logToggle((on) => loss.setLogY(on)));
-    const throughput = new Chart("throughput", "throughput", "Tokens / s", [{ key: "tokens_per_s", label: "tokens/s", color: s(2) }], formatCount, theme);
+    // Raw tokens/s is noisy (a min/max band on a long run): the smoothed line is the one to read.
+    const throughput = new Chart(
+      "throughput",
+      "throughput",
+      "Tokens / s",
+      [
+        { key: "tokens_per_s", label: "raw", color: (t) => t.border, width: 1 },
+        { key: "tokens_per_s_ema", label: "smoothed", color: s(2) },
+      ],
+      (v) => formatCount(Math.round(v)),
+      theme,
+      this.group,
+    );
     const memory = new Chart(
       "memory",
       "memory",
@@ -195,6 +233,7 @@ export class Charts {
       ],
       formatBytes,
       theme,
+      this.group,
     );
     const optimizerState = new Chart(
       "optimizerState",
@@ -209,6 +248,7 @@ export class Charts {
       ],
       formatBytes,
       theme,
+      this.group,
     );
     const tierCounts = new Chart(
       "tierCounts",
@@ -221,13 +261,22 @@ export class Charts {
       ],
       (v) => String(Math.round(v)),
       theme,
+      this.group,
+      (d) => holdTo(d, this.lastStep),
+      false,
+      true,
     );
     this.charts = [loss, throughput, memory, optimizerState, tierCounts];
+    for (const c of this.charts) c.addControl(this.pngButton(c));
     this.element.append(...this.charts.map((c) => c.element));
     new ResizeObserver(() => this.charts.forEach((c) => c.resize())).observe(this.element);
   }
 
+  /** The latest step any chart has (tier counts are held to it). */
+  private lastStep = 0;
+
   setData(data: ChartsData): void {
+    this.lastStep = Math.max(...Object.values(data).map((d) => (d.x.length ? d.x[d.x.length - 1] : 0)));
     for (const chart of this.charts) chart.setData(data[chart.source]);
   }
 
@@ -245,7 +294,7 @@ export class Charts {
     for (const chart of this.charts) chart.setTitle(suffix[chart.name] ? `${chart.title} (${suffix[chart.name]})` : chart.title);
   }
 
-  private smoothingControl(onChange: () => void): HTMLElement {
+  private smoothingControl(): HTMLElement {
     const label = document.createElement("label");
     label.className = "chart-control";
     label.textContent = "smoothing ";
@@ -256,12 +305,28 @@ export class Charts {
     slider.step = "0.01";
     slider.value = String(this.smoothing);
     slider.setAttribute("aria-label", "Loss smoothing");
+    slider.dataset.testid = "smoothing";
+    // The host recomputes the EMA over the whole run; a drag of the slider sends one request when it pauses.
     slider.addEventListener("input", () => {
       this.smoothing = Number(slider.value);
-      onChange();
+      if (this.smoothingTimer) clearTimeout(this.smoothingTimer);
+      this.smoothingTimer = setTimeout(() => this.send({ kind: "setSmoothing", smoothing: this.smoothing }), 120);
     });
     label.append(slider);
     return label;
+  }
+
+  private pngButton(chart: Chart): HTMLElement {
+    const b = document.createElement("button");
+    b.className = "link-button chart-control";
+    b.textContent = "PNG";
+    b.title = `Save “${chart.title}” as PNG`;
+    b.dataset.testid = `png-${chart.name}`;
+    b.addEventListener("click", () => {
+      const url = chart.png();
+      if (url) this.send({ kind: "savePng", name: `${chart.name}.png`, dataUrl: url });
+    });
+    return b;
   }
 
   private logToggle(onChange: (on: boolean) => void): HTMLElement {

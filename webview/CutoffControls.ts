@@ -29,6 +29,9 @@ export class CutoffControls {
   private readonly message = document.createElement("div");
   private readonly apply: HTMLElement;
   private readonly controlList = document.createElement("ul");
+  private readonly historyFilter = document.createElement("div");
+  private controls: ControlStatus[] = [];
+  private showOnlyMine = false;
   /** True once the user moved a control: incoming cutoffs then no longer overwrite what they are editing. */
   private edited = false;
   private live = false;
@@ -48,7 +51,31 @@ export class CutoffControls {
     this.controlList.className = "control-list";
     this.controlList.dataset.testid = "control-list";
     this.controlList.setAttribute("aria-live", "polite");
-    this.element.append(this.message, this.apply, this.controlList);
+    this.controlList.tabIndex = 0; // scrollable by keyboard
+    this.controlList.setAttribute("aria-label", "Controls sent to the trainer, newest first");
+    this.historyFilter.className = "history-filter";
+    this.historyFilter.setAttribute("role", "radiogroup");
+    this.historyFilter.setAttribute("aria-label", "Which controls to list");
+    for (const [value, text] of [["all", "All"], ["mine", "Mine"]] as const) {
+      const label = document.createElement("label");
+      const radio = document.createElement("input");
+      radio.type = "radio";
+      radio.name = "control-history";
+      radio.value = value;
+      radio.checked = value === "all";
+      radio.dataset.testid = `history-${value}`;
+      radio.addEventListener("change", () => {
+        if (!radio.checked) return;
+        this.showOnlyMine = value === "mine";
+        this.renderControls();
+      });
+      label.append(radio, ` ${text}`);
+      this.historyFilter.append(label);
+    }
+    const historyTitle = document.createElement("h3");
+    historyTitle.textContent = "Control history";
+    historyTitle.append(this.historyFilter);
+    this.element.append(this.message, this.apply, historyTitle, this.controlList);
     this.setCutoffs(DEFAULT_CUTOFFS);
     this.validate();
   }
@@ -129,13 +156,27 @@ export class CutoffControls {
     this.validate();
   }
 
+  /** Every control the host keeps (newest first, scrollable), or only those sent from this window. */
   setControls(controls: ControlStatus[]): void {
-    const items = controls.slice(-8).reverse().map((c) => {
+    this.controls = controls;
+    this.renderControls();
+  }
+
+  private renderControls(): void {
+    const shown = this.showOnlyMine ? this.controls.filter((c) => c.mine) : this.controls;
+    const items = shown.slice().reverse().map((c) => {
       const li = document.createElement("li");
       li.dataset.state = c.state;
-      li.textContent = describeControl(c);
+      li.dataset.mine = String(c.mine === true);
+      li.textContent = describeControl(c) + (c.mine === false ? " (not from this window)" : "");
       return li;
     });
+    if (items.length === 0) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = this.showOnlyMine && this.controls.length ? "None sent from this window." : "No controls sent yet.";
+      items.push(li);
+    }
     this.controlList.replaceChildren(...items);
   }
 }

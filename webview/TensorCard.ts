@@ -42,7 +42,8 @@ export class TensorCard {
     card.append(title);
     line(card, "shape", tensor.shape.length ? tensor.shape.join(" × ") : "scalar");
     line(card, "elements", formatCount(tensor.numel));
-    line(card, "tier", state ? `${state.tier}${state.pinned ? " (pinned)" : ""}${state.changed ? " — just changed" : ""}` : "—");
+    const pin = state?.pinned ? (state.pinSource === "user" ? " (pinned by you)" : " (pinned by policy)") : "";
+    line(card, "tier", state ? `${state.tier}${pin}${state.changed ? " — just changed" : ""}` : "—");
     line(card, "score", state ? formatNumber(state.score) : "—");
     line(card, "history", describeHistory(history));
     card.hidden = false;

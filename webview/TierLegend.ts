@@ -1,7 +1,10 @@
 // The legend under the tier map: a swatch per tier with its tensor count and share of parameter elements.
 import type { TierCounts } from "../protocol/protocol.generated";
 import { TIERS } from "../protocol/protocol.generated";
+import type { Cutoffs, Tier } from "../protocol/protocol.generated";
 import type { Theme } from "./theme";
+import { tierSwatch } from "./tierMarks";
+import { shareGap } from "../common/tierShares";
 import { formatPercent } from "./format";
 
 export class TierLegend {
@@ -26,13 +29,31 @@ export class TierLegend {
       this.element.append(item);
     }
     this.stepLabel.className = "muted";
-    this.element.append(this.stepLabel);
+    this.sharesNote.className = "shares-note";
+    this.sharesNote.dataset.testid = "shares-note";
+    this.sharesNote.hidden = true;
+    this.element.append(this.stepLabel, this.sharesNote);
     this.setTheme(theme);
     this.setCounts(null, null);
   }
 
+  /** Requested vs achieved shares, shown when pins (or whole tensors) keep the cutoffs from being reached. */
+  readonly sharesNote = document.createElement("div");
+
+  setShares(counts: TierCounts | null, cutoffs: Cutoffs | null, pinnedElements: Record<Tier, number>): void {
+    const gap = counts && cutoffs ? shareGap(counts, cutoffs, pinnedElements) : null;
+    this.sharesNote.hidden = gap === null;
+    this.sharesNote.textContent = gap?.text ?? "";
+  }
+
   setTheme(theme: Theme): void {
-    for (const tier of TIERS) this.swatches.get(tier)!.style.backgroundColor = theme.tier[tier];
+    // Swatches carry the same corner marks as the map's cells (tiers are not told apart by colour alone).
+    for (const tier of TIERS) {
+      const old = this.swatches.get(tier)!;
+      const next = tierSwatch(tier, theme.tier[tier], theme.background);
+      old.replaceWith(next);
+      this.swatches.set(tier, next);
+    }
   }
 
   setCounts(counts: TierCounts | null, step: number | null): void {

@@ -4,6 +4,8 @@
 import type { TensorInfo } from "../protocol/protocol.generated";
 import type { TensorState, TierHistory, WebviewToHost } from "../common/messages";
 import { layoutTensors, scoreShades, type TierLayout } from "./tierLayout";
+import { drawTierMark } from "./tierMarks";
+import { shadeFloor } from "../common/contrast";
 import { mix, type Theme } from "./theme";
 import { PinMenu, TensorCard } from "./TensorCard";
 import { visibleText } from "../common/visibleText";
@@ -85,7 +87,13 @@ export class TierMap {
 
   private computeFills(): void {
     const shades = scoreShades(this.states.map((s) => s.score));
-    this.fills = this.states.map((s, i) => mix(this.theme.tier[s.tier], this.theme.background, shades[i]));
+    // Shading by score must not fade a cell into the background (its corner marks would vanish with it).
+    const floors = { hot: 0, warm: 0, cold: 0 };
+    for (const t of ["hot", "warm", "cold"] as const) floors[t] = shadeFloor(this.theme.tier[t], this.theme.background);
+    this.fills = this.states.map((s, i) => {
+      const f = floors[s.tier];
+      return mix(this.theme.tier[s.tier], this.theme.background, Math.max(shades[i], f + (1 - f) * ((shades[i] - 0.35) / 0.65)));
+    });
   }
 
   private resize(): void {
@@ -155,14 +163,24 @@ export class TierMap {
         ctx.lineWidth = 1.5;
         ctx.strokeRect(r.x + 0.75, r.y + 0.75, r.w - 1.5, r.h - 1.5);
       }
+      drawTierMark(ctx, state.tier, r, t.background);
       if (state.pinned) {
         // A corner triangle: visible at any cell size and leaves the cell centre (the tier colour) untouched.
-        ctx.fillStyle = t.foreground;
+        // A pin set while the run went on is large and in the focus colour; the policy's pins (norms, biases)
+        // are small and muted, so the user's own pins stand out among them.
+        const user = state.pinSource === "user";
+        const size = user ? Math.min(9, r.w / 2) : 5;
+        ctx.fillStyle = user ? t.focus : t.muted;
         ctx.beginPath();
-        ctx.moveTo(r.x + r.w - 7, r.y);
+        ctx.moveTo(r.x + r.w - size, r.y);
         ctx.lineTo(r.x + r.w, r.y);
-        ctx.lineTo(r.x + r.w, r.y + 7);
+        ctx.lineTo(r.x + r.w, r.y + size);
         ctx.fill();
+        if (user) {
+          ctx.strokeStyle = t.foreground;
+          ctx.lineWidth = 1;
+          ctx.stroke();
+        }
       }
     });
     if (this.focus.visible && rows.length) {
@@ -186,8 +204,9 @@ export class TierMap {
       li.dataset.x = String(r.x + r.w / 2);
       li.dataset.y = String(r.y + r.h / 2);
       li.dataset.pinned = String(state?.pinned ?? false);
+      li.dataset.pinSource = state?.pinSource ?? "";
       li.dataset.changed = String(state?.changed ?? false);
-      li.textContent = `${visibleText(tensor.name)}: ${state ? `${state.tier}${state.pinned ? ", pinned" : ""}` : "no tier yet"}`;
+      li.textContent = `${visibleText(tensor.name)}: ${state ? `${state.tier}${state.pinned ? (state.pinSource === "user" ? ", pinned by you" : ", pinned by policy") : ""}` : "no tier yet"}`;
       return li;
     });
     this.cellList.replaceChildren(...items);

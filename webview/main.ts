@@ -3,7 +3,8 @@
 // host is told which message was painted ({kind:"painted", seq}), which the panel benchmark measures.
 import "uplot/dist/uPlot.min.css";
 import "./panel.css";
-import type { HostToWebview, PanelSnapshot, PanelUpdate } from "../common/messages";
+import type { HostToWebview, PanelSnapshot, PanelUpdate, TensorState } from "../common/messages";
+import type { Tier } from "../protocol/protocol.generated";
 import { connectToHost } from "./hostBridge";
 import { readTheme, watchTheme } from "./theme";
 import { TierMap } from "./TierMap";
@@ -11,6 +12,7 @@ import { TierLegend } from "./TierLegend";
 import { CutoffControls } from "./CutoffControls";
 import { Charts } from "./Charts";
 import { RunHeader } from "./RunHeader";
+import { canvasPng } from "./charts/png";
 
 const host = connectToHost();
 let theme = readTheme();
@@ -19,7 +21,7 @@ const header = new RunHeader(host.post);
 const legend = new TierLegend(theme);
 const tierMap = new TierMap(theme, host.post);
 const cutoffs = new CutoffControls(host.post);
-const charts = new Charts(theme);
+const charts = new Charts(theme, host.post);
 
 const body = document.createElement("main");
 body.className = "panel-body";
@@ -27,6 +29,16 @@ const mapSection = document.createElement("section");
 mapSection.className = "map-section";
 const mapTitle = document.createElement("h2");
 mapTitle.textContent = "Tier map";
+const mapPng = document.createElement("button");
+mapPng.className = "link-button";
+mapPng.textContent = "PNG";
+mapPng.title = "Save the tier map as PNG";
+mapPng.dataset.testid = "png-tiermap";
+mapPng.addEventListener("click", () => {
+  const canvas = tierMap.element.querySelector("canvas");
+  if (canvas) host.post({ kind: "savePng", name: `tier-map-step-${legendStep ?? 0}.png`, dataUrl: canvasPng(canvas) });
+});
+mapTitle.append(" ", mapPng);
 mapSection.append(mapTitle, legend.element, tierMap.element);
 body.append(mapSection, cutoffs.element, charts.element);
 const root = document.getElementById("app") ?? document.body;
@@ -41,10 +53,26 @@ watchTheme((t) => {
   charts.setTheme(t);
 });
 
+let tensors: PanelSnapshot["tensors"] = [];
+/** Step of the tiering on screen (names the tier map's PNG). */
+let legendStep: number | null = null;
+
+/** Elements pinned per tier, for the legend's requested-vs-achieved note. */
+function pinnedElements(states: TensorState[]): Record<Tier, number> {
+  const out = { hot: 0, warm: 0, cold: 0 };
+  states.forEach((s, i) => {
+    if (s.pinned && tensors[i]) out[s.tier] += tensors[i].numel;
+  });
+  return out;
+}
+
 function applySnapshot(s: PanelSnapshot): void {
+  tensors = s.tensors;
   tierMap.setTensors(s.tensors);
   tierMap.setTiers(s.tiers, s.history);
   legend.setCounts(s.counts, s.tierStep);
+  legendStep = s.tierStep;
+  legend.setShares(s.counts, s.cutoffs, pinnedElements(s.tiers));
   cutoffs.setCutoffs(s.cutoffs);
   applyUpdate({ run: s.run, live: s.live, controls: s.controls, charts: s.charts, rankMemory: s.rankMemory });
 }
@@ -63,10 +91,15 @@ function applyUpdate(u: PanelUpdate): void {
     header.setRun(currentRun, currentLive);
     body.hidden = currentRun === null;
   }
-  if (u.tensors) tierMap.setTensors(u.tensors);
+  if (u.tensors) {
+    tensors = u.tensors;
+    tierMap.setTensors(u.tensors);
+  }
   if (u.tiers) {
     tierMap.setTiers(u.tiers.states, u.tiers.history);
     legend.setCounts(u.tiers.counts, u.tiers.step);
+    legendStep = u.tiers.step;
+    legend.setShares(u.tiers.counts, u.tiers.cutoffs, pinnedElements(u.tiers.states));
     cutoffs.setCutoffs(u.tiers.cutoffs);
   }
   if (u.controls) cutoffs.setControls(u.controls);

@@ -2,6 +2,7 @@
 // variables directly). VS Code swaps the body class (vscode-light / vscode-dark / vscode-high-contrast) on a
 // theme change, so a MutationObserver on it tells the views to re-read and repaint.
 import type { Tier } from "../protocol/protocol.generated";
+import { ensureContrast } from "../common/contrast";
 
 export interface Theme {
   tier: Record<Tier, string>;
@@ -22,11 +23,14 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
 export function readTheme(): Theme {
   const style = getComputedStyle(document.body);
   const v = (name: string, fallback: string) => cssVar(style, name, fallback);
+  const background = v("--vscode-editor-background", v("--vscode-sideBar-background", "#1e1e1e"));
+  // A theme's chart colour may be too faint on its background (light themes' orange): give it 3:1.
+  const tier = (name: string, fallback: string) => ensureContrast(v(name, fallback), background);
   return {
     tier: {
-      hot: v("--vscode-charts-red", "#f14c4c"),
-      warm: v("--vscode-charts-orange", "#d18616"),
-      cold: v("--vscode-charts-blue", "#3794ff"),
+      hot: tier("--vscode-charts-red", "#f14c4c"),
+      warm: tier("--vscode-charts-orange", "#d18616"),
+      cold: tier("--vscode-charts-blue", "#3794ff"),
     },
     foreground: v("--vscode-foreground", "#cccccc"),
     muted: v("--vscode-descriptionForeground", "#9d9d9d"),
@@ -51,23 +55,5 @@ export function watchTheme(onChange: (theme: Theme) => void): void {
   new MutationObserver(() => onChange(readTheme())).observe(document.body, { attributes: true, attributeFilter: ["class", "data-vscode-theme-kind"] });
 }
 
-/** Parses "#rgb", "#rrggbb", "#rrggbbaa" or "rgb(a)(...)" into [r, g, b]; unknown formats give grey. */
-export function parseColor(color: string): [number, number, number] {
-  const hex = color.trim().match(/^#([0-9a-f]{3,8})$/i);
-  if (hex) {
-    let h = hex[1];
-    if (h.length === 3 || h.length === 4) h = h.split("").map((c) => c + c).join("");
-    return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)];
-  }
-  const rgb = color.match(/rgba?\(\s*([\d.]+)[ ,]+([\d.]+)[ ,]+([\d.]+)/i);
-  if (rgb) return [Math.round(+rgb[1]), Math.round(+rgb[2]), Math.round(+rgb[3])];
-  return [128, 128, 128];
-}
-
-/** Mixes `color` into `background` with weight `t` in [0, 1]; returns "rgb(r, g, b)". */
-export function mix(color: string, background: string, t: number): string {
-  const a = parseColor(color);
-  const b = parseColor(background);
-  const c = a.map((x, i) => Math.round(b[i] + (x - b[i]) * t));
-  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
-}
+// Colour arithmetic lives in common/ (no DOM), where the contrast checks and their unit tests use it too.
+export { mix, parseColor } from "../common/color";

@@ -1,12 +1,15 @@
-// Dispatches the headless main job's subcommands (`train`, `prepare`); main.ts wires it to the process.
+// Dispatches the headless main job's subcommands (`train`, `prepare`, `compare`, `export`); main.ts wires it to the process.
 // Exit codes: 0 ok, 1 training (or preparation) failed, 2 bad usage.
 import { UsageError } from "./args";
 import { PREPARE_USAGE, prepareCommand } from "./prepare";
+import { COMPARE_USAGE, EXPORT_USAGE, compareCommand, exportCommand } from "./runsCommands";
 import { TRAIN_USAGE, trainCommand, type CliIO } from "./train";
 
 const USAGE = `HiMA command line
 ${TRAIN_USAGE}
-${PREPARE_USAGE}`;
+${PREPARE_USAGE}
+${COMPARE_USAGE}
+${EXPORT_USAGE}`;
 
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const [command, ...rest] = argv;
@@ -16,6 +19,10 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
         return await trainCommand(rest, io);
       case "prepare":
         return await prepareCommand(rest, io);
+      case "compare":
+        return await compareCommand(rest, io);
+      case "export":
+        return await exportCommand(rest, io);
       case "help":
       case "--help":
       case "-h":

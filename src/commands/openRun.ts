@@ -28,13 +28,20 @@ export async function openRun(services: HimaServices): Promise<void> {
   }));
   const picked = await vscode.window.showQuickPick(items, { title: "HiMA: Open Run", placeHolder: "Run to replay in the tier panel", matchOnDescription: true });
   if (!picked) return;
-  if (live && !live.isEnded && live.runId === picked.run.id) {
+  await showRunInPanel(services, picked.run.id);
+}
+
+/** Shows run `runId` in the tier panel: the live run as it is, a run another window started followed live, else a replay. */
+export async function showRunInPanel(services: HimaServices, runId: string): Promise<void> {
+  const settings = readSettings();
+  const live = services.liveRun();
+  if (live && !live.isEnded && live.runId === runId) {
     services.panel.show(live.model);
     await services.panel.reveal();
     return;
   }
-  const runDir = safeRunDir(settings.runsFolder, picked.run.id);
-  const trainer = await findLiveRun(settings.runsFolder, picked.run.id);
+  const runDir = safeRunDir(settings.runsFolder, runId);
+  const trainer = await findLiveRun(settings.runsFolder, runId);
   if (trainer) {
     // Still training, started by an earlier window: follow it live (the current live run, if any, keeps
     // training detached and can be opened again).
@@ -43,17 +50,17 @@ export async function openRun(services: HimaServices): Promise<void> {
     return;
   }
   const model = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: `HiMA: loading run ${picked.run.id}` },
+    { location: vscode.ProgressLocation.Window, title: `HiMA: loading run ${runId}` },
     async () => {
       const { events, skipped, torn } = await readRunEvents(runDir);
       const m = new RunModel({ maxPoints: settings.chartMaxPoints });
       for (const e of events) m.apply(e);
       m.setStatus("replay");
       if (skipped > 0 || torn) {
-        services.log.warn(`Run ${picked.run.id}: ${skipped} line(s) skipped${torn ? ", last line torn (the run was cut off)" : ""}`);
-        void vscode.window.showWarningMessage(`HiMA: run ${picked.run.id}: ${skipped} unreadable line(s) skipped${torn ? "; the log ends mid-line (the run was cut off)" : ""}.`);
+        services.log.warn(`Run ${runId}: ${skipped} line(s) skipped${torn ? ", last line torn (the run was cut off)" : ""}`);
+        void vscode.window.showWarningMessage(`HiMA: run ${runId}: ${skipped} unreadable line(s) skipped${torn ? "; the log ends mid-line (the run was cut off)" : ""}.`);
       }
-      if (events.length === 0) throw new Error(`run ${picked.run.id} has no events`);
+      if (events.length === 0) throw new Error(`run ${runId} has no events`);
       return m;
     },
   );

@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 import type { PanelMessageHandler } from "../views/PanelHost";
 import type { HimaServices } from "./services";
+import { savePng } from "../views/savePng";
 
 export function panelMessageHandler(services: HimaServices): PanelMessageHandler {
   const liveRunOrNotice = () => {
@@ -24,6 +25,12 @@ export function panelMessageHandler(services: HimaServices): PanelMessageHandler
       case "unpin":
         liveRunOrNotice()?.sendControl({ type: "unpin", name: message.name });
         return;
+      case "setSmoothing":
+        services.panel.current.setSmoothing(message.smoothing);
+        services.panel.scheduleUpdate();
+        return;
+      case "savePng":
+        return savePng(message.name, message.dataUrl);
       case "command":
         switch (message.command) {
           case "stop":

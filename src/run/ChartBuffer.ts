@@ -50,6 +50,20 @@ export class ChartBuffer<Name extends string> {
     this.version++;
   }
 
+  /** A column at full resolution (row-aligned with `x`); not to be modified. */
+  column(name: Name): ReadonlyArray<number | null> {
+    return this.cols[this.col.get(name)!];
+  }
+
+  /** Replaces a derived column wholesale (e.g. its smoothing changed); `values` is row-aligned with `x`. */
+  setColumn(name: Name, values: ReadonlyArray<number | null>): void {
+    const c = this.col.get(name)!;
+    if (values.length !== this.x.length) throw new RangeError(`setColumn ${name}: ${values.length} values for ${this.x.length} rows`);
+    this.cols[c] = values.slice();
+    this.buckets?.reset();
+    this.version++;
+  }
+
   /** Drops rows after `x` (a resumed run starts again from its checkpoint's step). */
   truncateAfter(x: number): void {
     const cut = upperBound(this.x, x);

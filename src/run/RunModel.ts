@@ -3,12 +3,15 @@
 // only when a tensor changes tier; downsampling happens only when a snapshot or update is taken.
 import type { ChartData, Charts, ControlStatus, PanelSnapshot, RankMemoryView, PanelUpdate, RunStatus, RunSummaryView, TensorState, TierHistory } from "../../common/messages";
 import { rankMemoryView } from "../../common/rankMemory";
+import { DebiasedEma, debiasedEma } from "../../common/smoothing";
 import type { Control, Cutoffs, Event, EventOf, TensorInfo, TierCounts } from "../../protocol/protocol.generated";
 import { ChartBuffer } from "./ChartBuffer";
 
 const DEFAULT_MAX_POINTS = 1000;
-/** Controls kept for the panel's list; older ones are dropped. */
-const MAX_CONTROLS = 50;
+/** Loss and tokens/s smoothing until the panel asks for another (TensorBoard's default is 0.6; ours is smoother). */
+export const DEFAULT_SMOOTHING = 0.9;
+/** Controls kept for the panel's (scrollable) list; older ones are dropped. */
+const MAX_CONTROLS = 200;
 const MAX_ERROR_LINES = 50;
 /**
  * Tier changes per tensor sent to the panel (the newest ones). Its hover card shows the last 6 and an ellipsis
@@ -34,15 +37,22 @@ export class RunModel {
   private readonly index = new Map<string, number>();
   private states: TensorState[] = [];
   private history: TierHistory[] = [];
+  /** Tensors pinned at the run's first tiering: the policy's pins; any other pin was set while it ran. */
+  private policyPins: Set<number> | null = null;
   private tierStep: number | null = null;
   private counts: TierCounts | null = null;
   private cutoffs: Cutoffs | null = null;
   private readonly charts = {
-    loss: new ChartBuffer(["loss", "val_loss"] as const),
-    throughput: new ChartBuffer(["tokens_per_s"] as const),
+    // *_ema: the debiased EMA of the raw series at full resolution, so its strength does not depend on how much
+    // the chart is downsampled (a long run's buckets would otherwise smooth far more than a short run's).
+    loss: new ChartBuffer(["loss", "val_loss", "loss_ema"] as const),
+    throughput: new ChartBuffer(["tokens_per_s", "tokens_per_s_ema"] as const),
     memory: new ChartBuffer(["allocated", "peak", "rss", "state_hot", "state_warm", "state_cold", "state_total", "evicted"] as const),
     tierCounts: new ChartBuffer(["hot", "warm", "cold"] as const),
   };
+  private smoothing = DEFAULT_SMOOTHING;
+  private lossEma = new DebiasedEma(DEFAULT_SMOOTHING);
+  private tokensEma = new DebiasedEma(DEFAULT_SMOOTHING);
   private controls: ControlStatus[] = [];
   private readonly controlById = new Map<string, ControlStatus>();
 
@@ -71,8 +81,8 @@ export class RunModel {
       case "hello":
         return this.onHello(event);
       case "step": {
-        this.charts.loss.put(event.step, { loss: event.loss });
-        this.charts.throughput.put(event.step, { tokens_per_s: event.tokens_per_s });
+        this.charts.loss.put(event.step, { loss: event.loss, loss_ema: this.lossEma.push(event.loss) });
+        this.charts.throughput.put(event.step, { tokens_per_s: event.tokens_per_s, tokens_per_s_ema: this.tokensEma.push(event.tokens_per_s) });
         return this.updateRun({ step: event.step, loss: finiteOrNull(event.loss) });
       }
       case "eval":
@@ -120,7 +130,7 @@ export class RunModel {
   }
 
   trackControl(id: string, control: Control): void {
-    this.addControl({ id, label: controlLabel(control), state: "pending", effectiveStep: null, reason: null });
+    this.addControl({ id, label: controlLabel(control), state: "pending", effectiveStep: null, reason: null, mine: true });
   }
 
   snapshot(): PanelSnapshot {
@@ -163,6 +173,29 @@ export class RunModel {
     return Object.keys(update).length > 0 ? update : null;
   }
 
+  /** The smoothing of the loss and tokens/s EMA series, in [0, 1); recomputed over the whole run. */
+  setSmoothing(smoothing: number): void {
+    if (!(smoothing >= 0 && smoothing < 1)) throw new RangeError(`smoothing must be in [0, 1), got ${smoothing}`);
+    if (smoothing === this.smoothing) return;
+    this.smoothing = smoothing;
+    this.recomputeEma();
+  }
+
+  get currentSmoothing(): number {
+    return this.smoothing;
+  }
+
+  private recomputeEma(): void {
+    const { loss, throughput } = this.charts;
+    loss.setColumn("loss_ema", debiasedEma(loss.column("loss"), this.smoothing));
+    throughput.setColumn("tokens_per_s_ema", debiasedEma(throughput.column("tokens_per_s"), this.smoothing));
+    // The running state continues from the last raw value.
+    this.lossEma = new DebiasedEma(this.smoothing);
+    for (const v of loss.column("loss")) this.lossEma.push(v);
+    this.tokensEma = new DebiasedEma(this.smoothing);
+    for (const v of throughput.column("tokens_per_s")) this.tokensEma.push(v);
+  }
+
   /** Whether controls can be sent: the run is live. */
   get live(): boolean {
     return this.run !== null && LIVE.has(this.run.status);
@@ -192,6 +225,7 @@ export class RunModel {
       this.tensors.forEach((t, i) => this.index.set(t.name, i));
       this.states = this.tensors.map(() => ({ tier: "hot", score: 0, pinned: false, changed: false }));
       this.history = this.tensors.map(() => []);
+      this.policyPins = null;
       this.tierStep = null;
       this.counts = null;
       this.tiersDirty = true;
@@ -199,6 +233,7 @@ export class RunModel {
     }
     // A resumed segment restarts at its checkpoint's step: later points of the old segment are stale.
     for (const c of Object.values(this.charts)) c.truncateAfter(e.start_step);
+    if (e.start_step > 0) this.recomputeEma();
     this.cutoffs = e.cutoffs;
     // "starting" becomes "running", and so does a finished run that a resumed segment continues; a replay, or a
     // stop requested before hello, keeps its status.
@@ -215,13 +250,16 @@ export class RunModel {
   private onTiers(e: EventOf<"tiers">): void {
     const moved = new Set(e.transitions.map((t) => t.name));
     for (const s of this.states) s.changed = false;
+    const firstTiering = this.policyPins === null;
+    const policy = (this.policyPins ??= new Set());
     for (const t of e.tensors) {
       const i = this.index.get(t.name);
       if (i === undefined) continue; // not in hello: nothing to draw it in
       const before = this.states[i];
       const hist = this.history[i];
       const changed = moved.has(t.name) || (hist.length > 0 && before.tier !== t.tier);
-      this.states[i] = { tier: t.tier, score: t.score, pinned: t.pinned, changed };
+      if (firstTiering && t.pinned) policy.add(i);
+      this.states[i] = { tier: t.tier, score: t.score, pinned: t.pinned, changed, ...(t.pinned ? { pinSource: policy.has(i) ? ("policy" as const) : ("user" as const) } : {}) };
       if (hist.length === 0 || hist[hist.length - 1][1] !== t.tier) hist.push([e.step, t.tier]);
     }
     this.tierStep = e.step;
@@ -239,7 +277,7 @@ export class RunModel {
       return;
     }
     // Not sent from here (a replayed run, or a line the trainer could not read): still worth showing.
-    this.addControl({ id: id ?? "", label: controlType ?? (id ? `control ${id}` : "unreadable control"), ...result });
+    this.addControl({ id: id ?? "", label: controlType ?? (id ? `control ${id}` : "unreadable control"), ...result, mine: false });
   }
 
   private addControl(c: ControlStatus): void {

@@ -3,6 +3,7 @@
 // The trainer takes the model, data and settings from the checkpoint and appends to the same events.jsonl,
 // where a second hello (start_step > 0) marks the resume point.
 import { join } from "node:path";
+import { RUN_FOLDER } from "../../protocol/protocol.generated";
 import type { DetachedLaunch } from "./DetachedRun";
 import { readRunConfig } from "./RunStore";
 import { launchArgs } from "./trainerCommand";
@@ -22,7 +23,7 @@ export async function resumeLaunch(runsDir: string, runId: string, python: strin
   const runDir = safeRunDir(runsDir, runId);
   const problem = await runFolderProblem(runDir);
   if (problem) throw new Error(`run ${runId} cannot be resumed: ${problem}`);
-  if (!(await latestCheckpoint(runDir))) throw new Error(`run ${runId} has no checkpoint to resume from (${join(runDir, "checkpoints", "latest")} names no checkpoint file)`);
+  if (!(await latestCheckpoint(runDir))) throw new Error(`run ${runId} has no checkpoint to resume from (${join(runDir, RUN_FOLDER.checkpoints, "latest")} names no checkpoint file)`);
   if (await findLiveRun(runsDir, runId)) throw new Error(`run ${runId} is still training; open it instead`);
   const processes = (await readRunConfig(runDir))?.processes ?? 1; // runs recorded without it had one
   let args: string[];

@@ -54,7 +54,7 @@ export async function findLiveRuns(runsDir: string): Promise<LiveRunInfo[]> {
 
 /** The checkpoint `checkpoints/latest` names, when it names an existing checkpoint file. */
 export async function latestCheckpoint(runDir: string): Promise<string | null> {
-  const folder = join(runDir, "checkpoints");
+  const folder = join(runDir, RUN_FOLDER.checkpoints);
   try {
     const name = (await readRunFile(join(folder, "latest"))).trim();
     if (!CHECKPOINT_NAME.test(name)) return null;

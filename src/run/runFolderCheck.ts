@@ -16,7 +16,7 @@ export function linkRefused(path: string): string {
 
 /** Why HiMA will not use this run folder (a symbolic link among its entries), or null. */
 export async function runFolderProblem(runDir: string): Promise<string | null> {
-  for (const entry of [...RUN_ENTRIES, join("checkpoints", "latest")]) {
+  for (const entry of [...RUN_ENTRIES, join(RUN_FOLDER.checkpoints, "latest")]) {
     const st = await fs.lstat(join(runDir, entry)).catch(() => null);
     if (st?.isSymbolicLink()) return linkRefused(join(runDir, entry));
   }

@@ -11,6 +11,8 @@ export interface PanelHtmlInput {
   /** webview.cspSource: the origin the webview serves local resources from. */
   cspSource: string;
   nonce: string;
+  /** The document title (default: the tier panel's). */
+  title?: string;
 }
 
 /** 32 random bytes, base64 — a fresh one per HTML load, so an injected script cannot guess it. */
@@ -43,7 +45,7 @@ export function panelHtml(input: PanelHtmlInput): string {
 <meta http-equiv="Content-Security-Policy" content="${escapeAttr(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeAttr(input.styleUri)}" nonce="${input.nonce}">
-<title>HiMA Tier Panel</title>
+<title>${escapeAttr(input.title ?? "HiMA Tier Panel")}</title>
 </head>
 <body>
 <div id="app"></div>

@@ -1,12 +1,14 @@
 // The user journey in a real VS Code (code-server) with the packaged extension installed from its .vsix:
 // Start Training (tiny preset) -> tier map fills, all three tiers -> change the Hot cutoff, Apply -> ack and the
-// Hot count moves -> Stop Training -> done, events.jsonl complete -> Open Run replays the final tiers.
+// Hot count moves -> Stop Training -> done, events.jsonl complete -> Open Run replays the final tiers -> the Runs
+// view compares it with a recorded run and exports a Markdown report (compareJourney.ts).
 // Every check is made where a user would look (the panel), and cross-checked against the trainer's own record.
 //   node dist-test/e2e/journey.js   (environment: see e2eEnv.ts; run.sh sets it)
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { installVsix, startCodeServer, type CodeServer } from "./codeServer";
+import { compareAndExport } from "./compareJourney";
 import { readE2eEnv, makeWorkspace } from "./e2eEnv";
 import { panelCells, raiseHotCutoff, waitForAck, waitForAllTiers, waitForHotRise } from "./panel";
 import { readRun, runIds, type RunRecord } from "./runFolder";
@@ -152,6 +154,8 @@ async function main(): Promise<number> {
       }, 30_000);
       await shot("e2e-04-replay");
     });
+
+    await compareAndExport(steps, page, { repo: env.repo, ws, runsDir, runId, shot });
   } finally {
     await browser.close().catch(() => {});
     await server?.stop();

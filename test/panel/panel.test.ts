@@ -24,7 +24,8 @@ type Cell = { name: string; tier: string; fill: string; x: number; y: number };
 
 function tierOfPixel([r, g, b]: number[]): string {
   if (r > 0 && g === 0 && b === 0) return "hot";
-  if (b > 0 && r === 0 && g === 0) return "cold";
+  // Pure blue has only 2.4:1 against black, so the panel lifts it towards white (equal red and green) to 3:1.
+  if (b > 0 && r === g && b > 2 * r) return "cold";
   if (r > 0 && b === 0 && Math.abs(g / r - 165 / 255) < 0.05) return "warm";
   return `unrecognised rgb(${r}, ${g}, ${b})`;
 }

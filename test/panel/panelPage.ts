@@ -12,7 +12,7 @@ import type { HostToWebview, WebviewToHost } from "../../common/messages";
 import { newNonce, panelHtml } from "../../src/views/panelHtml";
 
 export const CHROMIUM = process.env.HIMA_CHROMIUM ?? "/usr/bin/chromium";
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
+export const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"];
 const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".map": "application/json" };
 
 export interface PanelPage {
@@ -28,7 +28,7 @@ export interface PanelPage {
   close(): Promise<void>;
 }
 
-function serve(dir: string): Promise<Server> {
+export function serve(dir: string): Promise<Server> {
   const server = createServer((req, res) => {
     const name = (req.url ?? "/").split("?")[0].replace(/^\/+/, "") || "index.html";
     if (name === "favicon.ico") {

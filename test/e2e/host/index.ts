@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as vscode from "vscode";
+import { BASELINE, HIMA, writeHandRun } from "../../fixtures/compareRuns";
 
 export const EXTENSION_ID = "hima-dev.hima";
 
@@ -87,6 +88,33 @@ function trustedSuite(cfg: HostTestConfig): Array<[string, () => Promise<void>]>
         const registered = new Set(await vscode.commands.getCommands(true));
         const missing = declared.filter((id) => !registered.has(id));
         check(missing.length === 0, `declared but not registered after activation: ${missing.join(", ")}`);
+      },
+    ],
+    [
+      "HiMA: Export Runs writes CSV, TensorBoard event files and a Markdown comparison of recorded runs; HiMA: Show Runs opens the Runs view",
+      async () => {
+        await activeExtension();
+        const hima = vscode.workspace.getConfiguration("hima");
+        await hima.update("runsFolder", "export-runs", vscode.ConfigurationTarget.Workspace);
+        const runs = join(ws, "export-runs");
+        writeHandRun(runs, BASELINE);
+        writeHandRun(runs, HIMA);
+        const ids = [BASELINE.id, HIMA.id];
+        const out = join(ws, "exports");
+        const csv = await vscode.commands.executeCommand<string[]>("hima.exportRuns", { format: "csv", ids, out: join(out, "csv") });
+        check(csv?.length === 2, `CSV export wrote ${JSON.stringify(csv)}`);
+        const header = readFileSync(join(out, "csv", `${HIMA.id}.csv`), "utf8").split("\n")[0];
+        check(header.startsWith("step,wall_s,loss,val_loss"), `CSV header: ${header}`);
+        const tb = await vscode.commands.executeCommand<string[]>("hima.exportRuns", { format: "tensorboard", ids, out: join(out, "tb") });
+        check(tb?.length === 2 && tb.every((f) => /events\.out\.tfevents\.\d+\.hima\./.test(f) && existsSync(f)), `TensorBoard export wrote ${JSON.stringify(tb)}`);
+        const md = await vscode.commands.executeCommand<string[]>("hima.exportRuns", { format: "markdown", ids, baseline: BASELINE.id, out: join(out, "report.md") });
+        check(md?.length === 1, `Markdown export wrote ${JSON.stringify(md)}`);
+        const report = readFileSync(join(out, "report.md"), "utf8");
+        check(/\| hima-50 \| hima \| 100 \| 2\.400 \| -0\.100 \| 2\.00× \| 5\.0 s \| 40\.0% \| 50\.0% \|/.test(report), `report row for hima-50 missing:\n${report}`);
+        await vscode.commands.executeCommand("hima.showRuns");
+        await until("a HiMA Runs tab", () => (vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label === "HiMA Runs")) ? true : undefined), 20_000);
+        await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+        await hima.update("runsFolder", undefined, vscode.ConfigurationTarget.Workspace);
       },
     ],
     [

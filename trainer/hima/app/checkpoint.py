@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..protocol import RUN_FOLDER
 from .run_folder import RunFolderError, check_entry, link_refused, open_entry, private_folder, raise_if_disk_full
 
 FORMAT = "hima-checkpoint"
@@ -50,7 +51,7 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_dir(run_dir: str) -> str:
-    return os.path.join(run_dir, "checkpoints")
+    return os.path.join(run_dir, RUN_FOLDER["checkpoints"])
 
 
 def _real_folder(folder: str) -> str:

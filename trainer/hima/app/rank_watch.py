@@ -23,13 +23,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..protocol import RUN_FOLDER
 from .events import EventWriter
 from .run_folder import open_entry, private_folder
 
 if TYPE_CHECKING:  # signals imports pid_alive from here
     from .signals import JoinGuard
 
-RANKS_DIR = "ranks"
+RANKS_DIR = RUN_FOLDER["ranks"]
 
 
 def launch_id() -> str:

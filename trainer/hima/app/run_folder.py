@@ -109,4 +109,4 @@ def refuse_links(run_dir: str) -> None:
     """Before a trainer touches a run folder: none of its entries (nor checkpoints/latest) may be a link."""
     for name in RUN_ENTRIES:
         check_entry(os.path.join(run_dir, name))
-    check_entry(os.path.join(run_dir, "checkpoints", "latest"))
+    check_entry(os.path.join(run_dir, RUN_FOLDER["checkpoints"], "latest"))
