@@ -41,6 +41,7 @@ from .app.events import EventWriter
 from .app.run_folder import refuse_links
 from .app.tensor_layout import tensor_infos
 from .engine import HiMA
+from .gpu_metrics import GpuMetrics
 from .optimizer_state import moment_bytes
 from .protocol import RUN_FOLDER, is_run_id
 from .tiering import TIERS
@@ -117,6 +118,7 @@ class RunMonitor:
         self._loss_sum: torch.Tensor | float = 0.0
         self._losses = 0
         self._tokens = 0
+        self._gpu_metrics = GpuMetrics()
         self._emit_hello(max_steps, start_step, config, dtype or (str(first.dtype).replace("torch.", "") if first is not None else "float32"))
         if hima is not None:
             self._emit_tiers(hima.take_transitions() or [])
@@ -305,11 +307,13 @@ class RunMonitor:
     def _emit_memory(self) -> None:
         state, full, evicted = self._state_bytes()
         cuda = self.device.startswith("cuda") and torch.cuda.is_available()
+        gpu = self._gpu_metrics.read(self.device)
         self._events().emit(
             "memory", step=self.step_count, device=self.device, optimizer_state_bytes=state,
             full_optimizer_state_bytes=full, evicted_bytes=evicted,
             allocated_bytes=int(torch.cuda.memory_allocated()) if cuda else None,
             peak_bytes=int(torch.cuda.max_memory_allocated()) if cuda else None, rss_bytes=_rss_bytes(),
+            **({"gpu": gpu} if gpu is not None else {}),
         )
 
     def _emit_done(self, reason: str) -> None:
