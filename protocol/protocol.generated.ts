@@ -242,6 +242,14 @@ peak_bytes: (number | null)
  * Process resident set size (CPU runs), null where unknown.
  */
 rss_bytes: (number | null)
+/**
+ * The training GPU's utilization (percent of NVML's last sample period in which a kernel ran), board power draw (watts) and temperature (degrees C), read through NVML when nvidia-ml-py is installed; absent on a CPU or MPS, without NVML, and a figure the GPU does not report is absent.
+ */
+gpu?: {
+utilization_percent?: number
+power_w?: number
+temperature_c?: number
+}
 ranks?: RankMemory
 }
 /**

@@ -2,7 +2,7 @@
 # Installs what HiMA needs on a fresh machine (Node 20 + Python >= 3.10, no GPU), idempotently:
 # npm dependencies, the bundles, and a Python virtual environment `.venv` with a CPU build of torch
 # and the `hima` trainer package. Used by scripts/demo.sh and scripts/test.sh.
-#   HIMA_TEST_DEPS=1  also installs the trainer's test extras (pytest, jsonschema, hypothesis, transformers).
+#   HIMA_TEST_DEPS=1  also installs the trainer's test extras (pytest, jsonschema, hypothesis, transformers, peft, lightning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)

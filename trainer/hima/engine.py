@@ -20,6 +20,17 @@ Typical loop::
         hima.clip_grad_norm_(1.0)      # optional; clips only the gradients that will be applied
         hima.step()
         hima.zero_grad()
+
+fp16 with ``torch.amp.GradScaler``: pass ``hima`` where torch's recipe passes the optimizer::
+
+        scaler.scale(loss).backward()
+        scaler.unscale_(hima)          # before clipping: scores and the clip see unscaled gradients
+        hima.clip_grad_norm_(1.0)
+        scaler.step(hima)              # skipped when a gradient is inf/nan: HiMA does not count that step
+        scaler.update()
+        hima.zero_grad()
+
+bf16 autocast needs no scaler: the plain loop applies.
 """
 from __future__ import annotations
 
@@ -56,6 +67,11 @@ class HiMA(EngineStateMixin):
     ones when a probe step picks them (round-robin, a bounded share per probe), so a stale score fades at the
     same rate a fresh one would move.
     Scores stay on the device: no host synchronisation per step; re-tiering (every R steps) syncs once.
+    A step whose gradients hold an inf or nan is not observed (every score keeps its value).
+
+    Mixed precision: HiMA has the optimizer's ``param_groups`` and ``step()``, so ``GradScaler`` takes it in
+    place of the optimizer (``scaler.unscale_(hima)``, ``scaler.step(hima)``). A step the scaler skips never
+    reaches ``step()``: the step count, the Warm and re-tier schedules and the scores stay where they were.
     """
 
     def __init__(
@@ -155,10 +171,18 @@ class HiMA(EngineStateMixin):
             self._record(self._apply_tiers(self._lisa_tiers()))
         self._set_requires_grad()
 
-    def zero_grad(self) -> None:
-        """Set every registered gradient to None (``set_to_none``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Set every registered gradient to None (always: ``set_to_none`` is accepted for the optimizer's
+        signature). Also ends a step that ``GradScaler`` skipped: the next gradients are scored afresh."""
         for p in self._params:
             p.grad = None
+        self._prepared_step = -1
+
+    @property
+    def param_groups(self) -> list[dict]:
+        """The wrapped optimizer's parameter groups, so ``GradScaler.unscale_(hima)`` and
+        ``GradScaler.step(hima)`` treat HiMA as the optimizer (fp16: see the class docstring)."""
+        return self.optimizer.param_groups
 
     def _step_with_scaled_warm(self, warm: list[torch.Tensor], scale: float) -> None:
         # Two optimizer calls, each parameter stepped once: Hot at the group lr, then Warm at lr * s.
@@ -213,11 +237,15 @@ class HiMA(EngineStateMixin):
             norms = [n.to(self._device) for n in norms]
         stacked = torch.stack(norms)
         where = self._index_tensor(indices)
-        # A non-finite gradient must not poison the EMA forever (0 * inf = nan): clamp it to a large finite score.
-        rms = torch.nan_to_num(stacked * self._inv_sqrt_numel[where], nan=0.0, posinf=1e30)
+        rms = stacked * self._inv_sqrt_numel[where]
         weight = torch.pow(self.config.score_beta, self._step - self._last_seen[where])
-        self._scores.index_copy_(0, where, weight * self._scores[where] + (1.0 - weight) * rms)
-        self._last_seen.index_fill_(0, where, float(self._step))
+        # A step with a non-finite gradient is not observed at all (no host sync: a device-side choice): it
+        # would poison the EMA for ever (0 * inf = nan), and under fp16 it is a step GradScaler skips, so
+        # its retry at the same step number must still count as the tensor's observation.
+        finite = torch.isfinite(stacked).all()
+        previous_scores, previous_seen = self._scores[where], self._last_seen[where]
+        self._scores.index_copy_(0, where, torch.where(finite, weight * previous_scores + (1.0 - weight) * rms, previous_scores))
+        self._last_seen.index_copy_(0, where, torch.where(finite, torch.full_like(previous_seen, float(self._step)), previous_seen))
         return stacked
 
     def _index_tensor(self, indices: list[int]) -> torch.Tensor:

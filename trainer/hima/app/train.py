@@ -17,6 +17,7 @@ import torch
 
 from .. import HiMA, HiMAConfig, compile_per_block
 from ..compile import uncompiled
+from ..gpu_metrics import GpuMetrics
 from .base_weights import BaseWeights, apply_base
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
@@ -139,6 +140,7 @@ class Trainer:
         self.stop_requested = False  # agreed by every rank (a `stop` control, or a signal acted on at a boundary)
         self.tiers_dirty = False  # a tier control was applied: show the result after the next step
         self.watch: PeerWatch | None = self.dist.watch if self.dist else None  # rank 0: reports failed peers
+        self.gpu_metrics = GpuMetrics()  # NVML figures for memory events, when nvidia-ml-py is installed
 
     @property
     def stop_signalled(self) -> bool:
@@ -227,6 +229,8 @@ class Trainer:
         peak = torch.cuda.max_memory_allocated() if cuda else None
         rss = _rss_bytes()
         extra = {}
+        if (gpu := self.gpu_metrics.read(self.device)) is not None:
+            extra["gpu"] = gpu
         if self.dist is not None:  # a collective: every rank emits memory at the same steps
             alloc_mm, peak_mm, rss_mm = self.dist.min_max([allocated, peak, rss])
             extra["ranks"] = {
