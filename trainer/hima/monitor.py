@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .app.cli import _lock_run_folder, write_trainer_info
-from .app.control import MAX_QUEUED_LINES, TIER_CONTROLS, ControlRejected, ControlSocket, apply_tier_control, parse_control
+from .app.control import MAX_QUEUED_LINES, TIER_CONTROLS, ControlRejected, ControlSocket, answer_control, apply_tier_control
 from .app.events import EventWriter
 from .app.run_folder import refuse_links
 from .app.tensor_layout import tensor_infos
@@ -337,31 +337,19 @@ class RunMonitor:
 
     def _handle(self, raw: Any) -> None:
         """One queued line -> exactly one `ack` or `rejected` (then its effect), as the trainer answers it."""
-        events = self._events()
-        try:
-            control = parse_control(raw)
+        def check(control: dict) -> None:
             kind, cid = control["type"], control["id"]
             if kind in TIER_CONTROLS:
                 if self.hima is None:
                     raise ControlRejected(cid, "this run has no HiMA engine attached (RunMonitor(hima=...)); it has no tiers to change")
                 apply_tier_control(self.hima, self.hima.config.method, control)
                 self._tiers_dirty = True
-            elif kind == "pause" and self.paused:
-                raise ControlRejected(cid, "the run is already paused")
-            elif kind == "resume" and not self.paused:
-                raise ControlRejected(cid, "the run is not paused")
             elif kind == "checkpoint" and self._save is None:
                 raise ControlRejected(cid, "this run has no checkpoint hook (RunMonitor(save=...)); save from your own loop")
-        except ControlRejected as e:
-            events.emit("rejected", id=e.control_id, reason=e.reason)
-            return
-        events.emit("ack", id=cid, control=kind, effective_step=self.step_count)
-        if kind == "pause":
-            self.paused = True
-            events.emit("status", step=self.step_count, state="paused")
-        elif kind == "resume":
-            self.paused = False
-            events.emit("status", step=self.step_count, state="running")
+
+        kind = answer_control(raw, self._events().emit, self.step_count, self.paused, check)
+        if kind in ("pause", "resume"):
+            self.paused = kind == "pause"
         elif kind == "checkpoint":
             path = self._save()
             if path is not None:

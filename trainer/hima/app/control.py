@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, RUN_FOLDER, SchemaError, control_types, definition, validate
@@ -389,3 +390,26 @@ def apply_tier_control(hima: Any, method: str, control: dict) -> None:
     except (ValueError, KeyError) as e:
         reason = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
         raise ControlRejected(cid, reason) from None
+
+
+def answer_control(raw: Any, emit: Callable[..., Any], step: int, paused: bool, check: Callable[[dict], None]) -> str | None:
+    """One control line -> exactly one `ack` or `rejected`, as every run answers it (the trainer's loop and
+    hima.monitor.RunMonitor). ``check(control)`` applies a tier control or refuses what the caller cannot do
+    (raising ControlRejected); pause/resume are refused when they change nothing, and once acked they report
+    their `status`. Returns the acked control's type (the caller carries out checkpoint, stop and the pause
+    state), or None when it was rejected."""
+    try:
+        control = parse_control(raw)
+        kind, cid = control["type"], control["id"]
+        if kind == "pause" and paused:
+            raise ControlRejected(cid, "the run is already paused")
+        if kind == "resume" and not paused:
+            raise ControlRejected(cid, "the run is not paused")
+        check(control)
+    except ControlRejected as e:
+        emit("rejected", id=e.control_id, reason=e.reason)
+        return None
+    emit("ack", id=cid, control=kind, effective_step=step)
+    if kind in ("pause", "resume"):
+        emit("status", step=step, state="paused" if kind == "pause" else "running")
+    return kind

@@ -21,7 +21,7 @@ from ..gpu_metrics import GpuMetrics
 from .base_weights import BaseWeights, apply_base
 from .checkpoint import CheckpointError, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, engine_settings
-from .control import TIER_CONTROLS, ControlReader, ControlRejected, apply_tier_control, parse_control
+from .control import TIER_CONTROLS, ControlReader, answer_control, apply_tier_control
 from .data import TokenBatches
 from .distributed import Distributed, RankFailure, local_device
 from .events import EventWriter
@@ -277,26 +277,14 @@ class Trainer:
 
     # ---- controls ----
     def handle_control(self, raw) -> None:
-        try:
-            control = parse_control(raw)
-            kind, cid = control["type"], control["id"]
-            if kind in TIER_CONTROLS:
+        def check(control: dict) -> None:
+            if control["type"] in TIER_CONTROLS:
                 apply_tier_control(self.hima, self.cfg.method, control)
                 self.tiers_dirty = True
-            elif kind == "pause" and self.paused:
-                raise ControlRejected(cid, "the run is already paused")
-            elif kind == "resume" and not self.paused:
-                raise ControlRejected(cid, "the run is not paused")
-        except ControlRejected as e:
-            self.events.emit("rejected", id=e.control_id, reason=e.reason)
-            return
-        self.events.emit("ack", id=cid, control=kind, effective_step=self.step)
-        if kind == "pause":
-            self.paused = True
-            self.events.emit("status", step=self.step, state="paused")
-        elif kind == "resume":
-            self.paused = False
-            self.events.emit("status", step=self.step, state="running")
+
+        kind = answer_control(raw, self.events.emit, self.step, self.paused, check)
+        if kind in ("pause", "resume"):
+            self.paused = kind == "pause"
         elif kind == "checkpoint":
             self.save()
         elif kind == "stop":
