@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from .compile import refuse_whole_model_compile
+from .cooling import Cooling
 from .depth import DepthUnits, InputSideCut, depth_units
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
@@ -98,6 +99,7 @@ class HiMA(EngineStateMixin):
         self._inv_sqrt_numel = torch.tensor([1.0 / math.sqrt(n) for n in self._numels], device=self._device)
         self._index_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._store = ColdStateStore(optimizer, config.cold_state)
+        self._cooling = Cooling(config.cool_steps if self._uses_tiering else 0)
         self._cutoffs = (float(config.hot), float(config.warm))
         self._step = 0
         self._scored_tiering = False  # becomes True at the first re-tier that ranks by score
@@ -157,19 +159,26 @@ class HiMA(EngineStateMixin):
         warm_due = self._warm_due(self._step)
         warm = [p for p in self._warm_params if p.grad is not None] if warm_due else []
         scale = self.config.warm_lr_scale
-        if warm and scale != 1.0:
-            self._step_with_scaled_warm(warm, scale)
-        else:
-            self.optimizer.step()
+        with self._cooling.scaled_updates(self._params, self._step):
+            if warm and scale != 1.0:
+                self._step_with_scaled_warm(warm, scale)
+            else:
+                self.optimizer.step()
         self._updated_last_step = sum(p.numel() for p in self._hot_params if p.grad is not None)
         self._updated_last_step += sum(p.numel() for p in warm)
         self._step += 1
+        if frozen := self._cooling.finished(self._step):
+            tiers = list(self._tiers)
+            for i in frozen:
+                tiers[i] = "cold"
+            self._record(self._apply_tiers(tiers))
         if self._retier_due(self._step):
             self._scored_tiering = True
             self._retier()
         elif self.config.method == "lisa" and self._step % self.config.lisa_interval == 0:
             self._record(self._apply_tiers(self._lisa_tiers()))
         self._set_requires_grad()
+        self._set_input_side_scale()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Set every registered gradient to None (always: ``set_to_none`` is accepted for the optimizer's
@@ -339,14 +348,24 @@ class HiMA(EngineStateMixin):
             return
         two_tier = self.config.method != "hima"
         if self._units is not None:
-            self._record(self._apply_tiers(self._depth_tiers(two_tier)))
-            return
-        pins = {self._index[name]: tier for name, tier in self._pins.items()}
-        tiers = assign_tiers(
-            self._scores.tolist(), self._numels, self.cutoffs_in_force(), self._tiers, pins,
-            self.config.hysteresis, two_tier=two_tier,
-        )
-        self._record(self._apply_tiers(tiers))
+            tiers = self._depth_tiers(two_tier)
+        else:
+            pins = {self._index[name]: tier for name, tier in self._pins.items()}
+            tiers = assign_tiers(
+                self._scores.tolist(), self._numels, self.cutoffs_in_force(), self._tiers, pins,
+                self.config.hysteresis, two_tier=two_tier,
+            )
+        pinned_cold = {self._index[name] for name, tier in self._pins.items() if tier == "cold"}
+        self._record(self._apply_tiers(self._cooling.hold(self._tiers, tiers, self._step, pinned_cold)))
+        self._set_input_side_scale()
+
+    def _set_input_side_scale(self) -> None:
+        """While the stem cools, the gradient reaching the tied embedding from its input side fades with it."""
+        if self._input_cut is not None and self._cooling.started:
+            stem = self._units.members[0][0]
+            self._input_cut.scale = self._cooling.factor(stem, self._step) if stem in self._cooling.started else 1.0
+        elif self._input_cut is not None:
+            self._input_cut.scale = 1.0
 
     def _depth_tiers(self, two_tier: bool) -> list[Tier]:
         """Per-tensor tiers from the depth rule applied to units (``hima.tiering.assign_depth_tiers``)."""

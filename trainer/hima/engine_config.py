@@ -50,6 +50,10 @@ class HiMAConfig:
     first_retier: the first re-tier (steps); before it every tensor is Hot (scores are gathered). With the depth
         layout, 0 applies the Cold prefix at construction (Cold is chosen by depth; Hot/Warm wait for scores), so
         the memory it frees is free from the first step.
+    cool_steps: a tensor that a re-tier sends to Cold first cools for this many steps: it keeps training while
+        its updates are scaled by a half-cosine from 1 toward 0 (its learning rate annealed, as progressive
+        freezing does), then it freezes (``hima.cooling``). While the stem cools, the gradient from the tied
+        embedding's input side fades with it. A pin to Cold freezes at once. Default 0: freeze at once.
     warm_lr_scale: default 1.0 (measured). The earlier default, sqrt(k) = 2 for k=4, reasoned that k noisy Adam
         steps add up to about sqrt(k) single steps; measured, it made Warm tensors worse than frozen ones: GPT-2
         Small on an H200, the bottom half Warm at lr x 2 reached val 5.27 after 3000 steps where the same half
@@ -104,6 +108,7 @@ class HiMAConfig:
     freeze_stem: bool = False
     ramp_start: int = 0
     ramp_end: int = 0
+    cool_steps: int = 0
     lisa_layers: int = 2
     lisa_interval: int = 20
 
@@ -114,7 +119,7 @@ class HiMAConfig:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0),
-                          ("ramp_start", 0), ("ramp_end", 0), ("lisa_layers", 1), ("lisa_interval", 1)):
+                          ("ramp_start", 0), ("ramp_end", 0), ("cool_steps", 0), ("lisa_layers", 1), ("lisa_interval", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
