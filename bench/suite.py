@@ -37,7 +37,7 @@ class RunSpec:
     # Depth layout: may the stem (embeddings) be Cold with the prefix? True for every run recorded before the
     # engine's default became False (HiMAConfig.freeze_stem); the "-stem" runs keep it training.
     freeze_stem: bool = True
-    cooling: float | None = None  # a unit sent to Cold cools (updates annealed to 0) for this fraction of the budget
+    stem_bypass: bool = False  # depth layout, stem training: its gradient bypasses the Cold prefix (HiMAConfig)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,13 +95,12 @@ SMALL = [
     RunSpec("small-hima-30-later-nowarm-stem", "small", "hima", 0.7, 0.7, ramp=LATER, freeze_stem=False, group="stem-b"),
     RunSpec("small-hima-50-later-nowarm-stem-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, seed=2,
             group="stem-b"),
-    # Cooling (HiMAConfig.cool_steps): a unit sent to Cold is annealed over 10% of the budget before it freezes.
-    # The ramp starts 10% earlier than LATER's, so units freeze over the same 50-95% of the budget ("-cool");
-    # "-cool-early" freezes over 30-75%.
-    RunSpec("small-hima-50-cool", "small", "hima", 0.5, 0.5, ramp=(0.4, 0.85), cooling=0.1, group="cool"),
-    RunSpec("small-hima-50-cool-early", "small", "hima", 0.5, 0.5, ramp=(0.2, 0.65), cooling=0.1, group="cool"),
-    RunSpec("small-hima-50-cool-stem", "small", "hima", 0.5, 0.5, ramp=(0.4, 0.85), cooling=0.1, freeze_stem=False,
-            group="cool"),
+    # The stem bypass (HiMAConfig.stem_bypass): the stem trains from the gradient at the top of the Cold prefix,
+    # passed straight down the residual stream, so the prefix leaves the backward pass as with the stem frozen.
+    RunSpec("small-hima-50-later-bypass", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, stem_bypass=True,
+            group="bypass"),
+    RunSpec("small-hima-50-late-bypass", "small", "hima", 0.5, 0.5, ramp=LATE, freeze_stem=False, stem_bypass=True,
+            group="bypass"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]

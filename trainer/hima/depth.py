@@ -113,22 +113,14 @@ def _shared_parameters(model: nn.Module) -> set[int]:
 class InputSideCut:
     """Forward hooks on the tied input embeddings: while ``active`` their output is detached, so the shared
     weight gets its gradient from the output side only and nothing below the lowest trainable block needs
-    a gradient (no input gradients computed there, no activations kept for them).
-
-    ``scale`` < 1 (while the stem cools before it freezes, ``hima.cooling``) scales the gradient that reaches
-    the weight from the input side, leaving the forward value as it is."""
+    a gradient (no input gradients computed there, no activations kept for them)."""
 
     def __init__(self, embeddings: list[nn.Module]) -> None:
         self.active = False
-        self.scale = 1.0
         self._handles = [m.register_forward_hook(self._hook) for m in embeddings]
 
     def _hook(self, module: nn.Module, args, output: torch.Tensor) -> torch.Tensor:
-        if self.active:
-            return output.detach()
-        if self.scale != 1.0:
-            return output.detach() + self.scale * (output - output.detach())
-        return output
+        return output.detach() if self.active else output
 
     def remove(self) -> None:
         for handle in self._handles:

@@ -41,8 +41,8 @@ import torch
 from torch import nn
 
 from .compile import refuse_whole_model_compile
-from .cooling import Cooling
-from .depth import DepthUnits, InputSideCut, depth_units
+from .bypass import StemBypass
+from .depth import DepthUnits, InputSideCut, depth_units, find_blocks
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
@@ -99,7 +99,6 @@ class HiMA(EngineStateMixin):
         self._inv_sqrt_numel = torch.tensor([1.0 / math.sqrt(n) for n in self._numels], device=self._device)
         self._index_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._store = ColdStateStore(optimizer, config.cold_state)
-        self._cooling = Cooling(config.cool_steps if self._uses_tiering else 0)
         self._cutoffs = (float(config.hot), float(config.warm))
         self._step = 0
         self._scored_tiering = False  # becomes True at the first re-tier that ranks by score
@@ -111,9 +110,16 @@ class HiMA(EngineStateMixin):
         self._units: DepthUnits | None = None
         self._input_cut: InputSideCut | None = None
         if (self._uses_tiering and config.layout == "depth") or config.method == "lisa":
+            blocks = find_blocks(model) if blocks is None else list(blocks)
             self._units = depth_units(model, self._params, blocks)
             self._unit_of = self._units.unit_of()
             self._input_cut = InputSideCut(self._units.tied_embeddings)
+        self._bypass: StemBypass | None = None
+        if config.stem_bypass and self._units is not None and self._uses_tiering:
+            if not blocks or any(f"block {k}" not in self._units.names for k in range(len(blocks))):
+                raise ValueError("stem_bypass needs a stack of blocks that each hold trained parameters (none found)")
+            self._bypass = StemBypass(blocks)
+            self._block_units = [self._units.names.index(f"block {k}") for k in range(len(blocks))]
         use_policy_pins = self._uses_tiering and self._units is None
         self._pins: dict[str, Tier] = policy_pins(model, self._name_of, config) if use_policy_pins else {}
         self._tiers: list[Tier] = ["hot"] * len(self._params)
@@ -159,26 +165,19 @@ class HiMA(EngineStateMixin):
         warm_due = self._warm_due(self._step)
         warm = [p for p in self._warm_params if p.grad is not None] if warm_due else []
         scale = self.config.warm_lr_scale
-        with self._cooling.scaled_updates(self._params, self._step):
-            if warm and scale != 1.0:
-                self._step_with_scaled_warm(warm, scale)
-            else:
-                self.optimizer.step()
+        if warm and scale != 1.0:
+            self._step_with_scaled_warm(warm, scale)
+        else:
+            self.optimizer.step()
         self._updated_last_step = sum(p.numel() for p in self._hot_params if p.grad is not None)
         self._updated_last_step += sum(p.numel() for p in warm)
         self._step += 1
-        if frozen := self._cooling.finished(self._step):
-            tiers = list(self._tiers)
-            for i in frozen:
-                tiers[i] = "cold"
-            self._record(self._apply_tiers(tiers))
         if self._retier_due(self._step):
             self._scored_tiering = True
             self._retier()
         elif self.config.method == "lisa" and self._step % self.config.lisa_interval == 0:
             self._record(self._apply_tiers(self._lisa_tiers()))
         self._set_requires_grad()
-        self._set_input_side_scale()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Set every registered gradient to None (always: ``set_to_none`` is accepted for the optimizer's
@@ -326,6 +325,8 @@ class HiMA(EngineStateMixin):
                 p.requires_grad_(True)
             if self._input_cut is not None:  # the tied embedding's input side is Cold with the stem
                 self._input_cut.active = self._tiers[self._units.members[0][0]] == "cold"
+            if self._bypass is not None:
+                self._bypass.set_top(self._bypass_top())
         self._flags = flags
 
     # ---- tiering -----------------------------------------------------------------------------------------
@@ -348,24 +349,21 @@ class HiMA(EngineStateMixin):
             return
         two_tier = self.config.method != "hima"
         if self._units is not None:
-            tiers = self._depth_tiers(two_tier)
-        else:
-            pins = {self._index[name]: tier for name, tier in self._pins.items()}
-            tiers = assign_tiers(
-                self._scores.tolist(), self._numels, self.cutoffs_in_force(), self._tiers, pins,
-                self.config.hysteresis, two_tier=two_tier,
-            )
-        pinned_cold = {self._index[name] for name, tier in self._pins.items() if tier == "cold"}
-        self._record(self._apply_tiers(self._cooling.hold(self._tiers, tiers, self._step, pinned_cold)))
-        self._set_input_side_scale()
+            self._record(self._apply_tiers(self._depth_tiers(two_tier)))
+            return
+        pins = {self._index[name]: tier for name, tier in self._pins.items()}
+        tiers = assign_tiers(
+            self._scores.tolist(), self._numels, self.cutoffs_in_force(), self._tiers, pins,
+            self.config.hysteresis, two_tier=two_tier,
+        )
+        self._record(self._apply_tiers(tiers))
 
-    def _set_input_side_scale(self) -> None:
-        """While the stem cools, the gradient reaching the tied embedding from its input side fades with it."""
-        if self._input_cut is not None and self._cooling.started:
-            stem = self._units.members[0][0]
-            self._input_cut.scale = self._cooling.factor(stem, self._step) if stem in self._cooling.started else 1.0
-        elif self._input_cut is not None:
-            self._input_cut.scale = 1.0
+    def _bypass_top(self) -> int | None:
+        """The lowest trainable block while the stem trains above a Cold prefix of blocks (else None)."""
+        if self._input_cut is not None and self._input_cut.active:
+            return None
+        unit_tier = lambda u: self._tiers[self._units.members[u][0]]
+        return next((k for k, u in enumerate(self._block_units) if unit_tier(u) != "cold"), None)
 
     def _depth_tiers(self, two_tier: bool) -> list[Tier]:
         """Per-tensor tiers from the depth rule applied to units (``hima.tiering.assign_depth_tiers``)."""
@@ -545,7 +543,7 @@ class HiMA(EngineStateMixin):
         parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block); for the
         ``depth`` layout 4 (a block's tensors all on or all off, its input with or without a gradient)."""
         if self._units is not None:
-            return 4
+            return 8 if self._bypass is not None else 4  # the bypass hooks on or off: more guard sets per block
         return requires_grad_patterns(self.config.method, modules, self._name_of, self._pins)
 
     def updated_elements_last_step(self) -> int:

@@ -38,6 +38,11 @@ class HiMAConfig:
         +0.24 -> +0.04. The price: backward runs down to the embeddings, so the Cold blocks' activations are kept
         and the step is faster only by their weight gradients (50% Cold: 1.05x whole run, against 1.15x frozen).
         True gives the largest savings (the whole backward below the lowest trainable block is cut).
+    stem_bypass: with the ``depth`` layout and the stem training (``freeze_stem`` False), the stem gets its gradient
+        from the top of the Cold prefix straight down the residual stream (the identity term of the prefix's
+        Jacobian) instead of through a backward pass over the Cold blocks, so the prefix leaves the backward pass
+        as it does with the stem frozen (``hima.bypass``). Needs blocks that keep the residual stream's shape.
+        Default False.
     warm_placement: ``score`` (default) or ``depth``, for the ``depth`` layout: which non-Cold units are Warm.
         ``score``: the lowest-scored ones (HiMA's gradient ranking). ``depth``: the band right above the Cold
         prefix (Hot fills from the top down), so on the k-1 steps of k that Warm rests the backward pass stops
@@ -50,10 +55,6 @@ class HiMAConfig:
     first_retier: the first re-tier (steps); before it every tensor is Hot (scores are gathered). With the depth
         layout, 0 applies the Cold prefix at construction (Cold is chosen by depth; Hot/Warm wait for scores), so
         the memory it frees is free from the first step.
-    cool_steps: a tensor that a re-tier sends to Cold first cools for this many steps: it keeps training while
-        its updates are scaled by a half-cosine from 1 toward 0 (its learning rate annealed, as progressive
-        freezing does), then it freezes (``hima.cooling``). While the stem cools, the gradient from the tied
-        embedding's input side fades with it. A pin to Cold freezes at once. Default 0: freeze at once.
     warm_lr_scale: default 1.0 (measured). The earlier default, sqrt(k) = 2 for k=4, reasoned that k noisy Adam
         steps add up to about sqrt(k) single steps; measured, it made Warm tensors worse than frozen ones: GPT-2
         Small on an H200, the bottom half Warm at lr x 2 reached val 5.27 after 3000 steps where the same half
@@ -106,9 +107,9 @@ class HiMAConfig:
     layout: str = "depth"
     warm_placement: str = "score"
     freeze_stem: bool = False
+    stem_bypass: bool = False
     ramp_start: int = 0
     ramp_end: int = 0
-    cool_steps: int = 0
     lisa_layers: int = 2
     lisa_interval: int = 20
 
@@ -119,7 +120,7 @@ class HiMAConfig:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         for name, low in (("retier_every", 1), ("first_retier", 0), ("warm_every", 1), ("probe_every", 0),
-                          ("ramp_start", 0), ("ramp_end", 0), ("cool_steps", 0), ("lisa_layers", 1), ("lisa_interval", 1)):
+                          ("ramp_start", 0), ("ramp_end", 0), ("lisa_layers", 1), ("lisa_interval", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -19,7 +19,7 @@ class EngineStateMixin:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the same trajectory, keyed by parameter name.
 
-        Holds: tiers, scores and their last-observed steps, pins, cutoffs, step counters, cooling tensors, pending
+        Holds: tiers, scores and their last-observed steps, pins, cutoffs, step counters, pending
         transitions, which states are evicted (and their byte sizes), and the optimizer state by name
         (offloaded Cold state included) with the param_groups hyper-parameters. No random number generator
         is used after construction (random-static's frozen set is in ``tiers``). Like
@@ -43,7 +43,6 @@ class EngineStateMixin:
             "transitions": None if self._transitions is None else [list(t) for t in self._transitions],
             "updated_last_step": self._updated_last_step,
             "probe_after": self._probe_after,
-            "cooling": self._cooling.to_dict(self._names),
             "evicted": self._store.to_dict(),
             "optimizer": optimizer,
         }
@@ -80,7 +79,5 @@ class EngineStateMixin:
         self._transitions = None if sd["transitions"] is None else [tuple(t) for t in sd["transitions"]]
         self._updated_last_step = int(sd["updated_last_step"])
         self._probe_after = int(sd.get("probe_after", -1))  # absent in states saved before probes rotated
-        self._cooling.load(sd.get("cooling", {}), self._index)  # absent in states saved before cooling existed
         self._flags = None
         self._rebuild(tiers)
-        self._set_input_side_scale()

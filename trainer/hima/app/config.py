@@ -86,13 +86,11 @@ class TrainConfig:
     layout: str | None = None  # "depth" | "tensor" (None: the engine's default)
     warm_placement: str | None = None  # "score" | "depth" (None: the engine's default)
     freeze_stem: bool | None = None  # depth layout: may the stem (embeddings) be Cold? (None: the engine's, False)
+    stem_bypass: bool | None = None  # depth layout: the stem trains past a Cold prefix without its backward (HiMAConfig)
     # The Warm and Cold shares ramp in linearly between these fractions of max_steps (None: the engine's
     # default, no ramp). See HiMAConfig.ramp_start.
     ramp_start: float | None = None
     ramp_end: float | None = None
-    # A tensor chosen Cold cools (its updates annealed to 0) for this fraction of max_steps before it freezes
-    # (None: the engine's default, freeze at once). See HiMAConfig.cool_steps.
-    cooling: float | None = None
     lisa_layers: int | None = None  # method "lisa" only: blocks trained at a time (HiMAConfig.lisa_layers)
     lisa_interval: int | None = None  # method "lisa" only: steps between samples
     # Start from these weights (a HiMA checkpoint, a run folder, or a file holding a state dict saved with
@@ -123,7 +121,7 @@ _OPTIONAL = {name for name, f in _FIELDS.items() if "None" in str(f.type)}
 _ENGINE_KEYS = (
     "retier_every", "first_retier", "warm_every", "warm_lr_scale", "score_beta", "probe_every", "probe_fraction",
     "hysteresis", "random_cold_fraction", "pin_embeddings", "pin_norms", "pin_biases", "cold_state",
-    "warm_skip_backward", "layout", "warm_placement", "freeze_stem", "lisa_layers", "lisa_interval",
+    "warm_skip_backward", "layout", "warm_placement", "freeze_stem", "stem_bypass", "lisa_layers", "lisa_interval",
 )
 
 
@@ -233,7 +231,6 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.layout is None or cfg.layout in LAYOUTS, f"layout must be one of {', '.join(LAYOUTS)}, got {cfg.layout!r}")
     start, end = _ramp_fractions(cfg)
     need(0 <= start <= end <= 1, f"ramp needs 0 <= ramp_start <= ramp_end <= 1 (fractions of max_steps), got {start}, {end}")
-    need(cfg.cooling is None or 0 <= cfg.cooling <= 1, f"cooling must be a fraction of max_steps in [0, 1], got {cfg.cooling}")
 
 
 def _ramp_fractions(cfg: TrainConfig) -> tuple[float, float]:
@@ -249,6 +246,4 @@ def engine_settings(cfg: TrainConfig) -> dict:
     if cfg.ramp_start is not None or cfg.ramp_end is not None:
         start, end = _ramp_fractions(cfg)
         kw["ramp_start"], kw["ramp_end"] = round(start * cfg.max_steps), round(end * cfg.max_steps)
-    if cfg.cooling is not None:
-        kw["cool_steps"] = round(cfg.cooling * cfg.max_steps)
     return kw
