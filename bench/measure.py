@@ -99,8 +99,6 @@ def train_config(spec: RunSpec, s: SuiteSettings, run_dir: str, steps: int | Non
         flags["warm_lr_scale"] = spec.warm_every ** 0.5  # sqrt(k), the engine's rule for its default k
     if spec.ramp is not None:
         flags["ramp_start"], flags["ramp_end"] = spec.ramp
-    if spec.stem_bypass:
-        flags["stem_bypass"] = True
     if spec.lr is not None:
         flags["lr"], flags["min_lr"] = spec.lr, spec.lr / 10
     if spec.init_from is not None:

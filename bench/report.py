@@ -305,10 +305,17 @@ OVERHEAD_PAIRS = (  # (what is measured, the run, the run it is compared with)
 )
 
 
+BACKWARD_PAIRS = (  # the per-step price of the stem under a 50% Cold prefix (bench.suite.BACKWARD)
+    ("50% Cold, stem training (backward through the Cold blocks) vs plain AdamW", "backward-stem", "backward-full"),
+    ("50% Cold, stem frozen vs plain AdamW", "backward-frozen", "backward-full"),
+    ("stem frozen vs stem training", "backward-frozen", "backward-stem"),
+)
+
+
 def overhead_lines(runs: dict[str, dict]) -> list[str]:
     """The overhead figures with their spread, and each round's ms/step so a reader sees the drift."""
     lines = []
-    for what, a, b in OVERHEAD_PAIRS:
+    for what, a, b in OVERHEAD_PAIRS + BACKWARD_PAIRS:
         o = paired_overhead(runs, a, b)
         if o is not None:
             lines.append(f"- {what}: {_overhead_text(o)}")

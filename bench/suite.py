@@ -37,7 +37,6 @@ class RunSpec:
     # Depth layout: may the stem (embeddings) be Cold with the prefix? True for every run recorded before the
     # engine's default became False (HiMAConfig.freeze_stem); the "-stem" runs keep it training.
     freeze_stem: bool = True
-    stem_bypass: bool = False  # depth layout, stem training: its gradient bypasses the Cold prefix (HiMAConfig)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,12 +94,6 @@ SMALL = [
     RunSpec("small-hima-30-later-nowarm-stem", "small", "hima", 0.7, 0.7, ramp=LATER, freeze_stem=False, group="stem-b"),
     RunSpec("small-hima-50-later-nowarm-stem-seed2", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, seed=2,
             group="stem-b"),
-    # The stem bypass (HiMAConfig.stem_bypass): the stem trains from the gradient at the top of the Cold prefix,
-    # passed straight down the residual stream, so the prefix leaves the backward pass as with the stem frozen.
-    RunSpec("small-hima-50-later-bypass", "small", "hima", 0.5, 0.5, ramp=LATER, freeze_stem=False, stem_bypass=True,
-            group="bypass"),
-    RunSpec("small-hima-50-late-bypass", "small", "hima", 0.5, 0.5, ramp=LATE, freeze_stem=False, stem_bypass=True,
-            group="bypass"),
     RunSpec("small-hf-full", "small", "full", engine=False, model="hf-gpt2", group="library"),
     RunSpec("small-hf-hima-50", "small", "hima", *HIMA_50, ramp=RAMP, model="hf-gpt2", group="library"),
 ]
@@ -136,7 +129,19 @@ EXTRA = [
     RunSpec("medium-full-eager", "medium", "full", engine=False, compile="none", steps_key="medium_steps"),
 ]
 
-PARTS: dict[str, list[RunSpec]] = {"small": SMALL, "medium": MEDIUM, "overhead": OVERHEAD, "extra": EXTRA}
+# What a 50% Cold prefix saves per step with the stem training (backward runs down through the Cold blocks to the
+# embeddings) and with it frozen (the prefix leaves the backward pass), each against plain AdamW: Cold from the
+# first step (first_retier 0), timed side by side in interleaved rounds like the overhead runs.
+BACKWARD = [
+    RunSpec("backward-full", "small", "full", engine=False, steps_key="overhead_steps"),
+    RunSpec("backward-stem", "small", "hima", 0.5, 0.5, first_retier=0, ramp=NO_RAMP, freeze_stem=False,
+            steps_key="overhead_steps"),
+    RunSpec("backward-frozen", "small", "hima", 0.5, 0.5, first_retier=0, ramp=NO_RAMP, freeze_stem=True,
+            steps_key="overhead_steps"),
+]
+
+PARTS: dict[str, list[RunSpec]] = {"small": SMALL, "medium": MEDIUM, "overhead": OVERHEAD, "extra": EXTRA,
+                                   "backward": BACKWARD}
 ALL_RUNS: dict[str, RunSpec] = {spec.name: spec for part in PARTS.values() for spec in part}
 
 

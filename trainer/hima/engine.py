@@ -41,8 +41,7 @@ import torch
 from torch import nn
 
 from .compile import refuse_whole_model_compile
-from .bypass import StemBypass
-from .depth import DepthUnits, InputSideCut, depth_units, find_blocks
+from .depth import DepthUnits, InputSideCut, depth_units
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
@@ -110,16 +109,9 @@ class HiMA(EngineStateMixin):
         self._units: DepthUnits | None = None
         self._input_cut: InputSideCut | None = None
         if (self._uses_tiering and config.layout == "depth") or config.method == "lisa":
-            blocks = find_blocks(model) if blocks is None else list(blocks)
             self._units = depth_units(model, self._params, blocks)
             self._unit_of = self._units.unit_of()
             self._input_cut = InputSideCut(self._units.tied_embeddings)
-        self._bypass: StemBypass | None = None
-        if config.stem_bypass and self._units is not None and self._uses_tiering:
-            if not blocks or any(f"block {k}" not in self._units.names for k in range(len(blocks))):
-                raise ValueError("stem_bypass needs a stack of blocks that each hold trained parameters (none found)")
-            self._bypass = StemBypass(blocks)
-            self._block_units = [self._units.names.index(f"block {k}") for k in range(len(blocks))]
         use_policy_pins = self._uses_tiering and self._units is None
         self._pins: dict[str, Tier] = policy_pins(model, self._name_of, config) if use_policy_pins else {}
         self._tiers: list[Tier] = ["hot"] * len(self._params)
@@ -325,8 +317,6 @@ class HiMA(EngineStateMixin):
                 p.requires_grad_(True)
             if self._input_cut is not None:  # the tied embedding's input side is Cold with the stem
                 self._input_cut.active = self._tiers[self._units.members[0][0]] == "cold"
-            if self._bypass is not None:
-                self._bypass.set_top(self._bypass_top())
         self._flags = flags
 
     # ---- tiering -----------------------------------------------------------------------------------------
@@ -357,13 +347,6 @@ class HiMA(EngineStateMixin):
             self.config.hysteresis, two_tier=two_tier,
         )
         self._record(self._apply_tiers(tiers))
-
-    def _bypass_top(self) -> int | None:
-        """The lowest trainable block while the stem trains above a Cold prefix of blocks (else None)."""
-        if self._input_cut is not None and self._input_cut.active:
-            return None
-        unit_tier = lambda u: self._tiers[self._units.members[u][0]]
-        return next((k for k, u in enumerate(self._block_units) if unit_tier(u) != "cold"), None)
 
     def _depth_tiers(self, two_tier: bool) -> list[Tier]:
         """Per-tensor tiers from the depth rule applied to units (``hima.tiering.assign_depth_tiers``)."""
@@ -543,7 +526,7 @@ class HiMA(EngineStateMixin):
         parameters of a module (norms and biases are pinned Hot by default: 2**4 for a GPT block); for the
         ``depth`` layout 4 (a block's tensors all on or all off, its input with or without a gradient)."""
         if self._units is not None:
-            return 8 if self._bypass is not None else 4  # the bypass hooks on or off: more guard sets per block
+            return 4
         return requires_grad_patterns(self.config.method, modules, self._name_of, self._pins)
 
     def updated_elements_last_step(self) -> int:

@@ -38,11 +38,6 @@ class HiMAConfig:
         +0.24 -> +0.04. The price: backward runs down to the embeddings, so the Cold blocks' activations are kept
         and the step is faster only by their weight gradients (50% Cold: 1.05x whole run, against 1.15x frozen).
         True gives the largest savings (the whole backward below the lowest trainable block is cut).
-    stem_bypass: with the ``depth`` layout and the stem training (``freeze_stem`` False), the stem gets its gradient
-        from the top of the Cold prefix straight down the residual stream (the identity term of the prefix's
-        Jacobian) instead of through a backward pass over the Cold blocks, so the prefix leaves the backward pass
-        as it does with the stem frozen (``hima.bypass``). Needs blocks that keep the residual stream's shape.
-        Default False.
     warm_placement: ``score`` (default) or ``depth``, for the ``depth`` layout: which non-Cold units are Warm.
         ``score``: the lowest-scored ones (HiMA's gradient ranking). ``depth``: the band right above the Cold
         prefix (Hot fills from the top down), so on the k-1 steps of k that Warm rests the backward pass stops
@@ -107,7 +102,6 @@ class HiMAConfig:
     layout: str = "depth"
     warm_placement: str = "score"
     freeze_stem: bool = False
-    stem_bypass: bool = False
     ramp_start: int = 0
     ramp_end: int = 0
     lisa_layers: int = 2

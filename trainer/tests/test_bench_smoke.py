@@ -186,6 +186,26 @@ def test_overhead_runs_are_interleaved_and_paired_round_by_round(results):
     assert len({runs[n]["train_loss"][0] for n in OVERHEAD_RUNS}) == 1
 
 
+def test_the_backward_part_pairs_stem_training_and_frozen_with_adamw(data_dir, tmp_path):
+    """bench.suite.BACKWARD: 50% Cold from the first step, the stem training or frozen, one interleaved session."""
+    out = str(tmp_path)
+    cmd = [sys.executable, "-m", "bench.gpu_suite", *_flags(data_dir, out), "--part", "backward"]
+    env = {**os.environ, "PYTHONPATH": os.path.join(REPO, "trainer"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["name"]: r for r in _load(os.path.join(out, "results.json"))["runs"]}
+    assert set(runs) == {"backward-full", "backward-stem", "backward-frozen"}
+    assert len({r["interleaved"]["session"] for r in runs.values()}) == 1
+    for name in ("backward-stem", "backward-frozen"):
+        tiers = runs[name]["tiers_end"]
+        assert tiers["cold"]["tensors"] > 0 and runs[name]["interleaved"]["baseline"] == "backward-full", tiers
+    assert runs["backward-frozen"]["tiers_end"]["cold"]["elements"] > runs["backward-stem"]["tiers_end"]["cold"]["elements"]
+    readme = open(os.path.join(out, "README.md"), encoding="utf-8").read()
+    for what in ("stem training (backward through the Cold blocks) vs plain AdamW", "stem frozen vs plain AdamW",
+                 "stem frozen vs stem training"):
+        assert f"- 50% Cold, {what}" in readme or f"- {what}" in readme, what
+
+
 def test_paired_overhead_cancels_drift_that_fools_run_medians():
     sys.path.insert(0, REPO)
     try:

@@ -10,6 +10,13 @@ def test_flags_win_over_file_and_file_over_preset():
     assert (cfg.lr, cfg.max_steps, cfg.preset) == (1e-3, 9, "tiny")
     small = resolve_config({}, {"preset": "small", "data": "d", "out": "o"})
     assert small.lr == 6e-4 and small.data_order == "sequential"
+    # The measured GPU recipe (no Warm, Cold ramped in over 50-95% of the budget), in the engine's steps:
+    assert (small.hot, small.warm, small.ramp_start, small.ramp_end) == (0.5, 0.5, 0.5, 0.95)
+    engine = engine_settings(resolve_config({}, {"preset": "small", "data": "d", "out": "o", "max_steps": 3000}))
+    assert (engine["hot"], engine["warm"], engine["ramp_start"], engine["ramp_end"]) == (0.5, 0.5, 1500, 2850)
+    # A flag or config file still wins over the preset's recipe.
+    mine = resolve_config({"hot": 0.3, "warm": 0.6}, {"preset": "small", "data": "d", "out": "o"})
+    assert (mine.hot, mine.warm) == (0.3, 0.6)
 
 
 def test_unknown_keys_and_bad_values_are_clear_errors(tmp_path):
