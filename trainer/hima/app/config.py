@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from ..engine_config import LAYOUTS, METHODS
 from .model import MODEL_PRESETS
 from ..protocol import RUN_ID_PATTERN, is_run_id
-from ..protocol_generated import DEFAULT_CUTOFFS
+from ..protocol_generated import DEFAULT_CUTOFFS, STRATEGIES
 from ..tiering import validate_cutoffs
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
@@ -65,6 +65,10 @@ class TrainConfig:
     # Several processes (torchrun) only: "overlap" all-reduces gradient buckets during backward, "after-backward"
     # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.app.distributed.
     grad_sync: str = "overlap"
+    # "replicated": every rank holds the whole model (grad_sync above); "fsdp2": parameters, gradients and
+    # optimizer state sharded over the ranks with fully_shard (hima.app.fsdp), checkpoints through
+    # torch.distributed.checkpoint (hima.app.sharded_checkpoint).
+    strategy: str = "replicated"
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)
     hot: float = DEFAULT_CUTOFFS["hot"]
@@ -196,6 +200,12 @@ def validate(cfg: TrainConfig) -> None:
     need(bool(DEVICE.match(cfg.device)), f"device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     need(cfg.grad_sync in GRAD_SYNCS, f"grad_sync must be one of {', '.join(GRAD_SYNCS)}, got {cfg.grad_sync!r}")
+    need(cfg.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {cfg.strategy!r}")
+    if cfg.strategy == "fsdp2":
+        need(cfg.grad_sync != "ddp", "grad_sync 'ddp' is a replicated reduction; strategy 'fsdp2' shards the gradients itself (leave grad_sync unset)")
+        need(not cfg.compile, "compile is not supported with strategy 'fsdp2' yet (per-block torch.compile and fully_shard "
+             "were not tested together here); leave compile off")
+        need(not cfg.device.startswith("mps"), "strategy 'fsdp2' runs on cpu (gloo) or cuda (nccl), not mps")
     need(
         cfg.grad_sync != "ddp" or cfg.method == "full",
         f"grad_sync 'ddp' (DistributedDataParallel) needs method 'full', not {cfg.method!r}: DDP expects the same "
