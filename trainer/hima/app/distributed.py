@@ -33,7 +33,8 @@ byte-tensor broadcast follows, so every rank applies the same controls at the sa
 Gradient buckets hold up to ``HIMA_DIST_BUCKET_BYTES`` (default 25 MiB, DDP's default).
 
 Failures: see ``hima.app.rank_watch`` (report files in ``<run dir>/ranks/``, rank 0's ``PeerWatch``, started
-before the rendezvous); the collectives' timeout (``HIMA_DIST_TIMEOUT_S``, default 60 s) bounds any wait on a
+before the rendezvous) and ``hima.app.heartbeats`` (the same news through the group's store, across machines);
+the collectives' timeout (``HIMA_DIST_TIMEOUT_S``, default 60 s) bounds any wait on a
 rank that hangs.
 """
 from __future__ import annotations
@@ -52,6 +53,7 @@ from torch import nn
 from .config import ConfigError
 from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
+from .heartbeats import Heartbeats, default_store
 from .rank_watch import PeerWatch, RankReports
 from .signals import JoinGuard
 
@@ -153,6 +155,12 @@ class Distributed:
             if self.watch is not None:
                 self.watch.joined()
         self.cpu_group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout)) if self.backend == "nccl" else None
+        # Across machines rank 0 cannot read its peers' report files: heartbeats in the group's store.
+        store = default_store() if self.world_size > 1 else None
+        self.heartbeats = Heartbeats(store, self.rank, self.world_size) if store is not None else None
+        self.reports.heartbeats = self.heartbeats
+        if self.watch is not None:
+            self.watch.attach(self.heartbeats)
         self.allreduce_bytes_total = 0  # gradient payload bytes reduced so far (this process)
         self._steps_since_report = 0
         self._bytes_since_report = 0
@@ -293,9 +301,11 @@ class Distributed:
         dist.all_gather_object(gathered, obj, group=self.cpu_group)
         return all(g == gathered[0] for g in gathered)
 
-    def close(self, clean: bool) -> None:
+    def close(self, clean: bool, step: int | None = None) -> None:
         if clean:
-            self.reports.finished()
+            self.reports.finished(step)
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         if dist.is_initialized():
             if clean:
                 dist.barrier(group=self.cpu_group)  # no rank closes its connections while a peer still finishes the last collective

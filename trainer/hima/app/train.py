@@ -26,7 +26,7 @@ from .data import TokenBatches
 from .distributed import Distributed, RankFailure, local_device
 from .events import EventWriter
 from .model import GPT, MODEL_PRESETS, gpt_config
-from .rank_watch import PeerWatch
+from .rank_watch import FollowerEvents, PeerWatch
 from .sharded_checkpoint import load_sharded, save_sharded
 from .signals import JoinGuard, StopSignals
 from .tensor_layout import tensor_infos
@@ -105,6 +105,8 @@ class Trainer:
         )
         if self.dist is not None:
             self.dist.check_batch(cfg.batch_size)
+            if isinstance(events, FollowerEvents):  # this rank's errors also reach rank 0 through the group's store
+                events.reports.heartbeats = self.dist.heartbeats
         use_bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and self.device.startswith("cuda"))
         self.dtype = "bfloat16" if use_bf16 else "float32"
         self.autocast = (
@@ -418,14 +420,14 @@ class Trainer:
             reason = self._run()
         except Exception as e:
             # A collective failing usually means a peer died: name it (its report may take a moment to land).
-            failure = self.watch.wait_for_failure(5.0) if self.watch is not None else None
+            failure = self.watch.wait_for_failure(self.watch.settle_s) if self.watch is not None else None
             if failure is not None and not isinstance(e, RankFailure):
                 raise RankFailure(f"{failure}; ending the run on all ranks ({type(e).__name__}: {e})") from e
             raise
         finally:
             if self.watch is not None:
                 self.watch.stop()
-        self.dist.close(clean=True)
+        self.dist.close(clean=True, step=self.step)
         return reason
 
     def _run(self) -> str:
