@@ -69,6 +69,9 @@ class TrainConfig:
     # optimizer state sharded over the ranks with fully_shard (hima.app.fsdp), checkpoints through
     # torch.distributed.checkpoint (hima.app.sharded_checkpoint).
     strategy: str = "replicated"
+    # Cap this process's CUDA allocations at this many GiB (torch.cuda.set_per_process_memory_fraction): the
+    # memory-budget search of bench/scale_suite.py. None: no cap. Ignored on CPU.
+    memory_budget_gib: float | None = None
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)
     hot: float = DEFAULT_CUTOFFS["hot"]
@@ -104,6 +107,12 @@ class TrainConfig:
         return asdict(self)
 
 
+PRESET_MEDIUM = {
+    "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
+    "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
+    "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential",
+}
+
 # Training defaults per preset (the model architecture itself lives in model.MODEL_PRESETS).
 PRESET_DEFAULTS: dict[str, dict] = {
     "tiny": {},  # the dataclass defaults are the CPU demo's
@@ -112,11 +121,9 @@ PRESET_DEFAULTS: dict[str, dict] = {
         "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
         "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential",
     },
-    "medium": {
-        "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
-        "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
-        "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential",
-    },
+    "medium": PRESET_MEDIUM,
+    # The larger shapes (bench/scale_suite.py): medium's schedule at a lower learning rate.
+    **{name: {**PRESET_MEDIUM, "batch_size": 8, "lr": 2e-4, "min_lr": 2e-5} for name in ("large", "xl", "2b7", "6b7")},
 }
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
@@ -201,6 +208,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     need(cfg.grad_sync in GRAD_SYNCS, f"grad_sync must be one of {', '.join(GRAD_SYNCS)}, got {cfg.grad_sync!r}")
     need(cfg.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {cfg.strategy!r}")
+    need(cfg.memory_budget_gib is None or cfg.memory_budget_gib > 0, f"memory_budget_gib must be > 0, got {cfg.memory_budget_gib}")
     if cfg.strategy == "fsdp2":
         need(cfg.grad_sync != "ddp", "grad_sync 'ddp' is a replicated reduction; strategy 'fsdp2' shards the gradients itself (leave grad_sync unset)")
         need(not cfg.compile, "compile is not supported with strategy 'fsdp2' yet (per-block torch.compile and fully_shard "

@@ -97,6 +97,9 @@ class Trainer:
         self.stop_signals = stop_signals or StopSignals()
         self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
         self.device = pick_device(local_device(cfg.device))
+        if cfg.memory_budget_gib is not None and self.device.startswith("cuda"):
+            total = torch.cuda.get_device_properties(torch.device(self.device)).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.memory_budget_gib * 2**30 / total), torch.device(self.device))
         # None unless torchrun started several processes.
         self.dist = Distributed.from_env(
             cfg.out, self.device, grad_sync=cfg.grad_sync, strategy=cfg.strategy, join_guard=join_guard,
