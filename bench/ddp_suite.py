@@ -66,42 +66,54 @@ def run_config(args: argparse.Namespace, nproc: int, method: str, grad_sync: str
     if method == "hima":
         # The tensor layout, as in the committed 4-GPU figures (docs/results/ddp.md): measured before the depth
         # layout became the default.
-        config.update(hot=0.25, warm=0.5, layout="tensor")
+        # layout became the default; no ramp (the GPU presets' own recipe ramps Cold in over 50-95% of the steps).
+        config.update(hot=0.25, warm=0.5, layout="tensor", ramp_start=0.0, ramp_end=0.0)
     return config
 
 
-def measure(args: argparse.Namespace, data: str, nproc: int, model: str, spec: str, work: str) -> dict:
-    method, grad_sync = parse_method(spec)
-    name = f"{model}-{method}-{grad_sync}-n{nproc}{'-compiled' if args.compile else ''}"
+def launch(args: argparse.Namespace, data: str, nproc: int, model: str, config: dict, name: str, work: str,
+           launcher_flags: list[str] | None = None) -> tuple[int, list[dict]]:
+    """One real trainer run (under torchrun when ``nproc`` > 1): its exit code and the events it wrote."""
     out = os.path.join(work, name)
     config_path = os.path.join(work, f"{name}.json")
     with open(config_path, "w") as f:
-        json.dump(run_config(args, nproc, method, grad_sync), f)
+        json.dump(config, f)
     trainer = ["-m", "hima", "train", "--preset", model, "--config", config_path, "--data", data, "--out", out,
                "--max-steps", str(args.steps), "--device", args.device, "--quiet-stdout"]
-    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else []
-    started = time.perf_counter()
+    launcher = launcher_flags or (["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else [])
     # No shell; the trainer's events go to <out>/events.jsonl, its logs to this terminal.
     proc = subprocess.run([sys.executable, *launcher, *trainer], stdin=subprocess.DEVNULL, timeout=args.timeout)
     if args.keep_events:
         os.makedirs(args.keep_events, exist_ok=True)
         shutil.copyfile(os.path.join(out, "events.jsonl"), os.path.join(args.keep_events, f"{name}.jsonl"))
     with open(os.path.join(out, "events.jsonl")) as f:
-        events = [json.loads(line) for line in f if line.strip()]
+        return proc.returncode, [json.loads(line) for line in f if line.strip()]
+
+
+def peak_bytes(memory: list[dict]) -> int | None:
+    """The largest per-rank CUDA peak in these memory events (None on CPU)."""
+    ranks = [e.get("ranks") for e in memory]
+    peaks = [r["peak_bytes"]["max"] for r in ranks if r and r["peak_bytes"]] or [e["peak_bytes"] for e in memory if e["peak_bytes"]]
+    return max(peaks) if peaks else None
+
+
+def measure(args: argparse.Namespace, data: str, nproc: int, model: str, spec: str, work: str) -> dict:
+    method, grad_sync = parse_method(spec)
+    name = f"{model}-{method}-{grad_sync}-n{nproc}{'-compiled' if args.compile else ''}"
+    started = time.perf_counter()
+    code, events = launch(args, data, nproc, model, run_config(args, nproc, method, grad_sync), name, work)
     errors = [e["message"] for e in events if e["type"] == "error"]
-    if proc.returncode != 0 or errors:
-        raise RuntimeError(f"{name}: exit code {proc.returncode}; errors: {errors}")
+    if code != 0 or errors:
+        raise RuntimeError(f"{name}: exit code {code}; errors: {errors}")
     steps = [e for e in events if e["type"] == "step" and e["step"] > args.skip]
     memory = [e for e in events if e["type"] == "memory" and e["step"] > args.skip]
     in_loop = [e for e in memory if e["step"] < args.steps]  # the events after done cover no steps
-    ranks = [e.get("ranks") for e in memory]
-    peaks = [r["peak_bytes"]["max"] for r in ranks if r and r["peak_bytes"]] or [e["peak_bytes"] for e in memory if e["peak_bytes"]]
     return {
         "gpu": args.gpu, "nproc": nproc, "model": model, "method": method,
         "grad_sync": grad_sync if nproc > 1 else "none",
         "tok_s": round(statistics.median(e["tokens_per_s"] for e in steps)),
         "allreduce_bytes_per_step": round(statistics.mean(e["ranks"]["allreduce_bytes_per_step"] for e in in_loop)) if nproc > 1 else 0,
-        "peak_bytes_max": max(peaks) if peaks else None,
+        "peak_bytes_max": peak_bytes(memory),
         "global_batch": args.per_gpu_batch * nproc, "steps": args.steps, "skip": args.skip, "compile": args.compile,
         "wall_s": round(time.perf_counter() - started, 1),
     }

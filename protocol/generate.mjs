@@ -34,6 +34,7 @@ const constants = {
   PROTOCOL_VERSION: defs.ProtocolVersion.const,
   TIERS: defs.Tier.enum,
   METHODS: defs.Method.enum,
+  STRATEGIES: defs.Strategy.enum,
   EVENT_TYPES: eventTypes,
   CONTROL_TYPES: controlTypes,
   EVENT_DEFS: eventDefs,
@@ -57,6 +58,7 @@ ${types}
 export const PROTOCOL_VERSION = ${JSON.stringify(constants.PROTOCOL_VERSION)} as const;
 export const TIERS = ${JSON.stringify(constants.TIERS)} as const;
 export const METHODS = ${JSON.stringify(constants.METHODS)} as const;
+export const STRATEGIES = ${JSON.stringify(constants.STRATEGIES)} as const;
 export const EVENT_TYPES = ${JSON.stringify(eventTypes)} as const;
 export const CONTROL_TYPES = ${JSON.stringify(controlTypes)} as const;
 /** $defs name of each event / control \`type\`, so a validation error names the right fields. */

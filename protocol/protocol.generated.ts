@@ -46,6 +46,13 @@ export type ControlId = string
  * via the `definition` "RunId".
  */
 export type RunId = string
+/**
+ * How a run spreads over its processes: `replicated` (every rank holds the whole model and optimizer state; HiMA's gradient all-reduce, or DDP) or `fsdp2` (every parameter, gradient and optimizer moment sharded over the ranks with PyTorch's fully_shard).
+ * 
+ * This interface was referenced by `HimaProtocol`'s JSON-Schema
+ * via the `definition` "Strategy".
+ */
+export type Strategy = ("replicated" | "fsdp2")
 
 /**
  * The HiMA trainer protocol, version 1: the ONE contract between the trainer and the extension. Trainer events (one JSON object per line in <run>/events.jsonl, and on stdout), control lines (one JSON object per line on the run's Unix socket, or stdin), the run id, the run folder's entries and the trainer record. `x-ordered: [a, b]` is the one rule no standard keyword says: the object's field a must not exceed field b (hot <= warm); both validators implement it. protocol/generate.mjs turns this file into protocol/protocol.generated.ts (TypeScript types and constants), trainer/hima/protocol_generated.py (Python constants) and the package copy trainer/hima/protocol.schema.json; protocol/vectors/ holds test cases that both test suites run.
@@ -92,6 +99,14 @@ tensors: TensorInfo[]
  * Training processes (torchrun ranks); absent or 1 for a one-process run.
  */
 nproc?: number
+/**
+ * Machines the ranks run on (torchrun nodes); absent or 1 for one machine.
+ */
+nnodes?: number
+/**
+ * How the model is spread over the ranks; absent in logs written before strategies existed (replicated).
+ */
+strategy?: ("replicated" | "fsdp2")
 /**
  * The weights the run started from (fine-tuning, `init_from`); null or absent for a run from scratch.
  */
@@ -475,6 +490,7 @@ cold: number
 export const PROTOCOL_VERSION = 1 as const;
 export const TIERS = ["hot","warm","cold"] as const;
 export const METHODS = ["full","hima","random-static","hima-no-warm","hima-no-warm-cold","lisa"] as const;
+export const STRATEGIES = ["replicated","fsdp2"] as const;
 export const EVENT_TYPES = ["hello","step","tiers","memory","eval","ack","rejected","error","checkpoint","status","done"] as const;
 export const CONTROL_TYPES = ["set_cutoffs","pin","unpin","pause","resume","checkpoint","stop"] as const;
 /** $defs name of each event / control `type`, so a validation error names the right fields. */

@@ -43,7 +43,7 @@ export function formatSummary(o: RunOutcome): string {
   const h = o.hello;
   const d = o.done;
   const nproc = h?.nproc ?? o.processes ?? 1;
-  const what = h ? `method ${h.method}${h.model.preset ? `, preset ${h.model.preset}` : ""}, ${formatCount(h.model.n_params)} params, ${runDevice(h.device, nproc)}` : "";
+  const what = h ? `method ${h.method}${h.model.preset ? `, preset ${h.model.preset}` : ""}, ${formatCount(h.model.n_params)} params, ${runDevice(h.device, nproc, h.strategy, h.nnodes ?? 1)}` : "";
   if (d) {
     lines.push(`HiMA run ${o.runId}: ${d.reason} at step ${d.step}${h ? `/${h.max_steps}` : ""} in ${formatDuration(d.summary.wall_time_s)} (${what})`);
     const s = d.summary;

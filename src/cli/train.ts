@@ -16,10 +16,11 @@ import { formatSummary } from "./summary";
 
 export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|medium] [--config run.json] [--max-steps N]
                   [--method full|hima|random-static|hima-no-warm|hima-no-warm-cold|lisa] [--hot F] [--warm F] [--device auto|cpu|cuda]
-                  [--init-from <checkpoint|run dir|state dict>] [--processes N] [--runs-dir .hima/runs] [--python <python>]
+                  [--init-from <checkpoint|run dir|state dict>] [--processes N] [--strategy replicated|fsdp2] [--runs-dir .hima/runs] [--python <python>]
                   --init-from: fine-tune from these weights (fresh optimizer, schedule and tiers)
                   --processes N: N training processes on this machine through torchrun (one per GPU; on CPU
-                  they share the cores); the global batch must be a multiple of N`;
+                  they share the cores); the global batch must be a multiple of N
+                  --strategy fsdp2: shard parameters, gradients and optimizer state over the processes (FSDP2)`;
 
 const DATA_FILES = ["train.bin", "val.bin", "meta.json"];
 
@@ -37,7 +38,7 @@ export function defaultPython(cwd: string): string {
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes", "init-from"] });
+  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes", "init-from", "strategy"] });
   if (args.positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[0])}`);
   const data = args.values.get("data");
   if (!data) throw new UsageError("--data <dir> is required (a folder with train.bin, val.bin, meta.json; see `hima prepare`)");
@@ -62,7 +63,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   try {
     trainerArgv = launchArgs(trainerArgs({
       preset, configFile: configFile && resolve(io.cwd, configFile), dataDir, outDir: runDir, runId, maxSteps, method, hot, warm,
-      device: args.values.get("device"), initFrom: initFrom && resolve(io.cwd, initFrom),
+      device: args.values.get("device"), initFrom: initFrom && resolve(io.cwd, initFrom), strategy: args.values.get("strategy"),
     }), processes);
   } catch (e) {
     throw new UsageError((e as Error).message);

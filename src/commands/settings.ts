@@ -20,6 +20,8 @@ export interface HimaSettings {
   startTimeoutMs: number;
   /** Training processes per run (hima.processes); launchArgs refuses a bad value with a clear message. */
   processes: number;
+  /** hima.distributedStrategy; undefined for the trainer's default (replicated). trainerArgs checks the value. */
+  strategy: string | undefined;
 }
 
 /** The first workspace folder's path: runs, datasets and .venv live there. */
@@ -74,6 +76,7 @@ export function readSettings(): HimaSettings {
     chartMaxPoints: Math.max(50, c.get<number>("chart.maxPoints", 1000)),
     startTimeoutMs: Math.max(5, c.get<number>("startTimeoutSeconds", 180)) * 1000,
     processes: c.get<number>("processes", 1),
+    strategy: c.get<string>("distributedStrategy", "replicated") || undefined,
   };
 }
 

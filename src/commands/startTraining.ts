@@ -54,6 +54,7 @@ export async function startTraining(services: HimaServices, options: { askForBas
     hot: settings.cutoffs?.hot,
     warm: settings.cutoffs?.warm,
     device: settings.device,
+    strategy: settings.strategy,
     initFrom,
   }), processes);
   await writeRunConfig(runDir, {

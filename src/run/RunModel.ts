@@ -240,7 +240,7 @@ export class RunModel {
     const resumedAfterDone = this.run?.status === "done" && e.start_step > 0;
     const status = !this.run || this.run.status === "starting" || resumedAfterDone ? "running" : this.run.status;
     this.run = {
-      id: e.run_id, method: e.method, preset: e.model.preset, device: runDevice(e.device, e.nproc ?? 1), status,
+      id: e.run_id, method: e.method, preset: e.model.preset, device: runDevice(e.device, e.nproc ?? 1, e.strategy, e.nnodes ?? 1), status,
       step: e.start_step, maxSteps: e.max_steps, loss: this.run?.loss ?? null, valLoss: this.run?.valLoss ?? null,
       exit: this.run?.exit ?? null, errorTail: this.run?.errorTail ?? [],
     };
@@ -344,7 +344,11 @@ export function controlLabel(c: Control): string {
   }
 }
 
-/** Where the run trains, for people: "cuda:0", or for N processes (one device each) "4 × cuda". */
-export function runDevice(rank0Device: string, nproc: number): string {
-  return nproc > 1 ? `${nproc} × ${rank0Device.split(":")[0]}` : rank0Device;
+/** Where the run trains, for people: "cuda:0", or for N processes (one device each) "4 × cuda", with the
+ *  machines when more than one ("8 × cuda on 2 machines") and the sharding when the model is sharded
+ *  ("4 × cuda, sharded (FSDP2)"). */
+export function runDevice(rank0Device: string, nproc: number, strategy?: string, nnodes = 1): string {
+  let where = nproc > 1 ? `${nproc} × ${rank0Device.split(":")[0]}` : rank0Device;
+  if (nnodes > 1) where += ` on ${nnodes} machines`;
+  return strategy === "fsdp2" ? `${where}, sharded (FSDP2)` : where;
 }

@@ -1,6 +1,6 @@
 // The trainer's command line (docs/architecture.md, "Trainer command line"), built in one place so the
 // extension and the headless CLI launch the trainer the same way. Bad values throw before anything runs.
-import { METHODS } from "../../protocol/protocol.generated";
+import { METHODS, STRATEGIES } from "../../protocol/protocol.generated";
 import { cutoffOrderProblem, isRunId } from "../../protocol/contract";
 
 export interface TrainerArgsOptions {
@@ -16,6 +16,8 @@ export interface TrainerArgsOptions {
   device?: string;
   /** Base weights to start from (fine-tuning): a checkpoint, run folder or state-dict file. */
   initFrom?: string;
+  /** How the ranks hold the model ($defs/Strategy): "replicated" (the trainer's default) or "fsdp2" (sharded). */
+  strategy?: string;
 }
 
 const PRESET_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -55,6 +57,10 @@ export function trainerArgs(o: TrainerArgsOptions): string[] {
   if (o.device !== undefined) {
     if (!DEVICE_PATTERN.test(o.device)) throw new Error(`invalid device ${JSON.stringify(o.device)} (auto, cpu, cuda, cuda:N)`);
     args.push("--device", o.device);
+  }
+  if (o.strategy !== undefined) {
+    if (!(STRATEGIES as readonly string[]).includes(o.strategy)) throw new Error(`unknown strategy ${JSON.stringify(o.strategy)} (one of ${STRATEGIES.join(", ")})`);
+    args.push("--strategy", o.strategy);
   }
   if (o.initFrom !== undefined) {
     if (o.initFrom === "") throw new Error("base weights path is empty");

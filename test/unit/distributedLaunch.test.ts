@@ -55,3 +55,31 @@ test("the run details name the devices of every process, not only rank 0's", () 
   assert.equal(runDevice("cuda:0", 4), "4 × cuda");
   assert.equal(runDevice("cpu", 2), "2 × cpu");
 });
+
+test("the run details say when the model is sharded and on how many machines", () => {
+  assert.equal(runDevice("cuda:0", 4, "replicated"), "4 × cuda");
+  assert.equal(runDevice("cuda:0", 4, "fsdp2"), "4 × cuda, sharded (FSDP2)");
+  assert.equal(runDevice("cuda:0", 8, "fsdp2", 2), "8 × cuda on 2 machines, sharded (FSDP2)");
+  assert.equal(runDevice("cpu", 1, "fsdp2"), "cpu, sharded (FSDP2)");
+});
+
+test("RunModel: the panel header's device line comes from hello's strategy and nnodes", () => {
+  const hello: EventOf<"hello"> = {
+    v: 1, type: "hello", run_id: "r", method: "hima", device: "cuda:0", dtype: "bfloat16", max_steps: 10, start_step: 0,
+    cutoffs: { hot: 0.3, warm: 0.6 }, model: { preset: "small", n_params: 1, n_layer: 1 }, config: {}, tensors: [],
+    nproc: 4, nnodes: 2, strategy: "fsdp2",
+  };
+  assert.equal(validateEvent(hello), hello, "the fixture is a valid protocol event");
+  const model = new RunModel();
+  model.apply(hello);
+  assert.equal(model.snapshot().run?.device, "4 × cuda on 2 machines, sharded (FSDP2)");
+  assert.equal(typeof validateEvent({ ...hello, strategy: "zero3" }), "string", "an unknown strategy is refused at the boundary");
+});
+
+test("trainerArgs passes the strategy through, and refuses one the trainer does not know", () => {
+  const args = trainerArgs({ preset: "small", dataDir: "/d", outDir: "/o", runId: "r", strategy: "fsdp2" });
+  assert.deepEqual(args.slice(-2), ["--strategy", "fsdp2"]);
+  assert.ok(!trainer.includes("--strategy"), "unset: the trainer's default (replicated)");
+  assert.throws(() => trainerArgs({ preset: "small", dataDir: "/d", outDir: "/o", runId: "r", strategy: "zero3" }),
+    /unknown strategy "zero3" \(one of replicated, fsdp2\)/);
+});

@@ -45,6 +45,7 @@ from .depth import DepthUnits, InputSideCut, depth_units
 from .engine_config import METHODS, HiMAConfig
 from .engine_state import EngineStateMixin
 from .optimizer_state import ColdStateStore, moment_bytes
+from .sharding import grad_norms, local_bytes, local_device, scale_
 from .registry import policy_pins, register_parameters, requires_grad_patterns
 from .tiering import (
     TIERS, Tier, assign_depth_tiers, assign_tiers, probe_selection, random_cold_indices, ramped_cutoffs,
@@ -91,8 +92,8 @@ class HiMA(EngineStateMixin):
         self._index = {name: i for i, name in enumerate(self._names)}
         self._name_of = {id(p): name for name, p in zip(self._names, self._params)}
         self._numels = [p.numel() for p in self._params]
-        self._device = self._params[0].device
-        self._multi_device = any(p.device != self._device for p in self._params)
+        self._device = local_device(self._params[0])  # a sharded (FSDP2) parameter: its shard's device
+        self._multi_device = any(local_device(p) != self._device for p in self._params)
         self._scores = torch.zeros(len(self._params), dtype=torch.float32, device=self._device)
         self._last_seen = torch.full_like(self._scores, -math.inf)
         self._inv_sqrt_numel = torch.tensor([1.0 / math.sqrt(n) for n in self._numels], device=self._device)
@@ -145,7 +146,7 @@ class HiMA(EngineStateMixin):
         # The per-tensor norms were computed once for the scores: the clip reuses them (one pass over the
         # gradients per step, not two). Same rule as torch.nn.utils.clip_grad_norm_.
         total = torch.linalg.vector_norm(self._applied_norms)
-        torch._foreach_mul_(applied, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        scale_(applied, torch.clamp(max_norm / (total + 1e-6), max=1.0))
         return total
 
     def step(self) -> None:
@@ -232,7 +233,7 @@ class HiMA(EngineStateMixin):
     def _update_scores(self, indices: list[int]) -> torch.Tensor:
         """Update the scores of ``indices`` from their gradients; return the gradients' L2 norms (stacked)."""
         grads = [self._params[i].grad for i in indices]
-        norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
+        norms = grad_norms(grads)  # over all shards of a sharded gradient: every rank scores alike
         if self._multi_device:
             norms = [n.to(self._device) for n in norms]
         stacked = torch.stack(norms)
@@ -507,13 +508,14 @@ class HiMA(EngineStateMixin):
         for p, tier in zip(self._params, self._tiers):
             state = self.optimizer.state.get(p)
             if state:
-                out[tier] += moment_bytes(state, p.device)
+                out[tier] += moment_bytes(state, local_device(p))
         return {"total": sum(out.values()), **out}
 
     def full_optimizer_state_bytes(self) -> int:
-        """What plain AdamW would hold: two moments (exp_avg, exp_avg_sq) in each parameter's dtype;
-        the 4-byte step counters are not counted (nor in ``optimizer_state_bytes``)."""
-        return sum(2 * p.numel() * p.element_size() for p in self._params)
+        """What plain AdamW would hold: two moments (exp_avg, exp_avg_sq) in each parameter's dtype (this
+        rank's shards when the model is sharded); the 4-byte step counters are not counted (nor in
+        ``optimizer_state_bytes``)."""
+        return sum(2 * local_bytes(p) for p in self._params)
 
     def evicted_bytes(self) -> int:
         """Device bytes of Cold optimizer state currently evicted (offloaded to CPU or dropped)."""

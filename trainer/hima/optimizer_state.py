@@ -8,13 +8,16 @@ from typing import Any
 
 import torch
 
+from .sharding import HostShard, local_bytes, local_device, to_device, to_host
+
 
 def moment_bytes(state: dict[str, Any], device: torch.device) -> int:
-    """Bytes of the state tensors on ``device``, all keys except the scalar ``step`` counter."""
+    """Bytes of the state tensors on ``device`` (a sharded tensor's: this rank's shard), all keys except the
+    scalar ``step`` counter."""
     return sum(
-        value.numel() * value.element_size()
+        local_bytes(value)
         for key, value in state.items()
-        if key != "step" and isinstance(value, torch.Tensor) and value.device == device
+        if key != "step" and isinstance(value, torch.Tensor) and local_device(value) == device
     )
 
 
@@ -24,6 +27,7 @@ class ColdStateStore:
     ``offload``: the state tensors are copied to CPU memory and put back, values intact, on thaw.
     ``drop``: the state is freed; on thaw the optimizer re-creates it as zeros at its next update.
     Either way the device copy is released, so ``torch.cuda.memory_allocated`` drops by its size.
+    A sharded (FSDP2) tensor's state is its shard: each rank offloads and restores only its own.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, mode: str) -> None:
@@ -36,10 +40,11 @@ class ColdStateStore:
         state = self._optimizer.state.pop(param, None)
         if not state:
             return
-        self._bytes[name] = moment_bytes(state, param.device)
+        device = local_device(param)
+        self._bytes[name] = moment_bytes(state, device)
         if self._mode == "offload":
-            moved = {k for k, v in state.items() if isinstance(v, torch.Tensor) and v.device == param.device}
-            offloaded = {k: (v.to("cpu", copy=True) if k in moved else v) for k, v in state.items()}
+            moved = {k for k, v in state.items() if isinstance(v, torch.Tensor) and local_device(v) == device}
+            offloaded = {k: (to_host(v) if k in moved else v) for k, v in state.items()}
             self._held[name] = (offloaded, moved)
 
     def restore(self, name: str, param: torch.Tensor) -> None:
@@ -48,15 +53,18 @@ class ColdStateStore:
         if held is None:
             return
         state, moved = held
-        self._optimizer.state[param] = {k: (v.to(param.device) if k in moved else v) for k, v in state.items()}
+        device = local_device(param)
+        self._optimizer.state[param] = {k: (to_device(v, device) if k in moved else v) for k, v in state.items()}
 
     def evicted_bytes(self) -> int:
         return sum(self._bytes.values())
 
     def state_of(self, name: str) -> dict[str, Any] | None:
-        """The held (offloaded) state of ``name``, or None."""
+        """The held (offloaded) state of ``name``, or None; a sharded tensor's as DTensors over host memory."""
         held = self._held.get(name)
-        return held[0] if held else None
+        if not held:
+            return None
+        return {k: (v.as_dtensor() if isinstance(v, HostShard) else v) for k, v in held[0].items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"bytes": dict(self._bytes), "moved": {n: sorted(m) for n, (_, m) in self._held.items()}}
@@ -66,7 +74,7 @@ class ColdStateStore:
         self._bytes = dict(record["bytes"])
         self._held = {}
         for name, moved in record["moved"].items():
-            state = {k: (v.to("cpu") if k in moved and isinstance(v, torch.Tensor) else v) for k, v in states[name].items()}
+            state = {k: (to_host(v) if k in moved and isinstance(v, torch.Tensor) else v) for k, v in states[name].items()}
             self._held[name] = (state, set(moved))
 
 

@@ -3,6 +3,7 @@
 PROTOCOL_VERSION = 1
 TIERS = ("hot", "warm", "cold")
 METHODS = ("full", "hima", "random-static", "hima-no-warm", "hima-no-warm-cold", "lisa")
+STRATEGIES = ("replicated", "fsdp2")
 EVENT_TYPES = ("hello", "step", "tiers", "memory", "eval", "ack", "rejected", "error", "checkpoint", "status", "done")
 CONTROL_TYPES = ("set_cutoffs", "pin", "unpin", "pause", "resume", "checkpoint", "stop")
 EVENT_DEFS = {"hello": "HelloEvent", "step": "StepEvent", "tiers": "TiersEvent", "memory": "MemoryEvent", "eval": "EvalEvent", "ack": "AckEvent", "rejected": "RejectedEvent", "error": "ErrorEvent", "checkpoint": "CheckpointEvent", "status": "StatusEvent", "done": "DoneEvent"}

@@ -47,6 +47,9 @@ def load_base(path: str) -> BaseWeights:
         raise CheckpointError(f"base weights not found: {path}")
     if os.path.isdir(path):
         ckpt = load_checkpoint(resolve_checkpoint(path))
+        if ckpt.get("sharded"):
+            raise CheckpointError(f"{ckpt['path']} is a sharded (fsdp2) checkpoint: as base weights it is not supported yet; "
+                                  "resume it (--resume), or start from a checkpoint of a replicated run")
     elif not zipfile.is_zipfile(path):  # every HiMA checkpoint is a zip archive (torch.save's format)
         return _load_state_dict_file(path)
     else:

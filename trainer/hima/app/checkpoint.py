@@ -33,6 +33,8 @@ from .run_folder import RunFolderError, check_entry, link_refused, open_entry, p
 FORMAT = "hima-checkpoint"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
+# A sharded checkpoint (strategy fsdp2) is a folder written by torch.distributed.checkpoint: hima.app.sharded_checkpoint.
+_SHARDED_NAME = re.compile(r"^ckpt-(\d{8})\.dcp$")
 
 
 # What a checkpoint's pickle may import, as pickle names them ("module name"): tensors and their storages
@@ -176,8 +178,12 @@ def _others(path: str) -> str:
 def resolve_checkpoint(path: str) -> str:
     """A checkpoint file, a checkpoints/ folder or a run folder -> the checkpoint file to load.
 
-    Inside the run folder no link is followed: `checkpoints`, `latest` and the file it names must be real."""
+    Inside the run folder no link is followed: `checkpoints`, `latest` and the file it names must be real.
+    A sharded checkpoint (a ``ckpt-N.dcp`` folder) resolves to that folder."""
     if os.path.isfile(path):
+        check_entry(path)
+        return path
+    if os.path.isdir(path) and _SHARDED_NAME.match(os.path.basename(os.path.normpath(path))):
         check_entry(path)
         return path
     if not os.path.isdir(path):
@@ -194,11 +200,13 @@ def resolve_checkpoint(path: str) -> str:
         raise CheckpointError(f"no checkpoint in {path} (missing {pointer})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"cannot read {pointer}: {e}") from None
-    if not _NAME.match(name):
+    if not _NAME.match(name) and not _SHARDED_NAME.match(name):
         raise CheckpointError(f"{pointer} is corrupt: it names {name!r}, not a checkpoint file")
     target = os.path.join(folder, name)
     if os.path.islink(target):
         raise CheckpointError(str(link_refused(target)))
+    if _SHARDED_NAME.match(name) and os.path.isdir(target):
+        return target
     if not os.path.isfile(target):
         raise CheckpointError(f"{pointer} names {name}, which does not exist{_others(target)}")
     return target
@@ -233,6 +241,10 @@ def _check_pickle(path: str, f) -> None:
 def load_checkpoint(path: str) -> dict:
     """Load and check a checkpoint file (see resolve_checkpoint for what `path` may be)."""
     path = resolve_checkpoint(path)
+    if os.path.isdir(path):
+        from .sharded_checkpoint import read_record
+
+        return read_record(path)
     try:
         fd = open_entry(path, os.O_RDONLY)
     except RunFolderError as e:

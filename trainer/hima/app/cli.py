@@ -24,6 +24,7 @@ from .events import EventWriter
 from .signals import StopSignals, stop_when_launcher_dies
 from .model import MODEL_PRESETS
 from ..protocol import RUN_FOLDER, is_run_id
+from ..protocol_generated import STRATEGIES
 from .run_folder import DiskFullError, open_entry, private_folder, refuse_links
 
 log = logging.getLogger("hima")
@@ -36,7 +37,7 @@ SLOW_START_ENV = "HIMA_TEST_SLOW_START"
 # flag dest -> TrainConfig field, for flags that map one to one.
 _FLAG_FIELDS = (
     "preset", "data", "out", "max_steps", "method", "hot", "warm", "run_id", "device", "seed",
-    "batch_size", "lr", "eval_every", "checkpoint_every", "init_from",
+    "batch_size", "lr", "eval_every", "checkpoint_every", "init_from", "strategy",
 )
 
 
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--eval-every", type=int)
     train.add_argument("--checkpoint-every", type=int)
+    train.add_argument("--strategy", choices=STRATEGIES, help="replicated (every rank holds the whole model; the default) "
+                       "or fsdp2 (parameters, gradients and optimizer state sharded over the ranks)")
     train.add_argument("--compile", action="store_true", default=None, help="torch.compile each transformer block")
     train.add_argument("--init-from", help="start from these weights (a HiMA checkpoint, checkpoints/ folder, run folder, "
                        "or a torch.save'd state dict) with a fresh optimizer and schedule: fine-tuning")

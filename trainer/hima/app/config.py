@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from ..engine_config import LAYOUTS, METHODS
 from .model import MODEL_PRESETS
 from ..protocol import RUN_ID_PATTERN, is_run_id
-from ..protocol_generated import DEFAULT_CUTOFFS
+from ..protocol_generated import DEFAULT_CUTOFFS, STRATEGIES
 from ..tiering import validate_cutoffs
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
@@ -65,6 +65,13 @@ class TrainConfig:
     # Several processes (torchrun) only: "overlap" all-reduces gradient buckets during backward, "after-backward"
     # once it finished, "ddp" wraps the model in DistributedDataParallel (method full only). See hima.app.distributed.
     grad_sync: str = "overlap"
+    # "replicated": every rank holds the whole model (grad_sync above); "fsdp2": parameters, gradients and
+    # optimizer state sharded over the ranks with fully_shard (hima.app.fsdp), checkpoints through
+    # torch.distributed.checkpoint (hima.app.sharded_checkpoint).
+    strategy: str = "replicated"
+    # Cap this process's CUDA allocations at this many GiB (torch.cuda.set_per_process_memory_fraction): the
+    # memory-budget search of bench/scale_suite.py. None: no cap. Ignored on CPU.
+    memory_budget_gib: float | None = None
     method: str = "hima"
     # HiMA engine settings (None: the engine's default)
     hot: float = DEFAULT_CUTOFFS["hot"]
@@ -108,6 +115,11 @@ class TrainConfig:
 # re-run +0.08), Medium +0.04; whole run 1.05-1.07x (Medium 1.09-1.10x). The tiny CPU preset keeps the
 # dataclass defaults (three tiers from the first re-tier), so the demo shows every tier within its 300 steps.
 GPU_RECIPE = {"hot": 0.5, "warm": 0.5, "ramp_start": 0.5, "ramp_end": 0.95}
+PRESET_MEDIUM = {
+    "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
+    "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
+    "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential", **GPU_RECIPE,
+}
 
 # Training defaults per preset (the model architecture itself lives in model.MODEL_PRESETS).
 PRESET_DEFAULTS: dict[str, dict] = {
@@ -117,11 +129,9 @@ PRESET_DEFAULTS: dict[str, dict] = {
         "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
         "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential", **GPU_RECIPE,
     },
-    "medium": {
-        "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
-        "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
-        "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential", **GPU_RECIPE,
-    },
+    "medium": PRESET_MEDIUM,
+    # The larger shapes (bench/scale_suite.py): medium's schedule at a lower learning rate.
+    **{name: {**PRESET_MEDIUM, "batch_size": 8, "lr": 2e-4, "min_lr": 2e-5} for name in ("large", "xl", "2b7", "6b7")},
 }
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
@@ -205,6 +215,13 @@ def validate(cfg: TrainConfig) -> None:
     need(bool(DEVICE.match(cfg.device)), f"device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     need(cfg.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     need(cfg.grad_sync in GRAD_SYNCS, f"grad_sync must be one of {', '.join(GRAD_SYNCS)}, got {cfg.grad_sync!r}")
+    need(cfg.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {cfg.strategy!r}")
+    need(cfg.memory_budget_gib is None or cfg.memory_budget_gib > 0, f"memory_budget_gib must be > 0, got {cfg.memory_budget_gib}")
+    if cfg.strategy == "fsdp2":
+        need(cfg.grad_sync != "ddp", "grad_sync 'ddp' is a replicated reduction; strategy 'fsdp2' shards the gradients itself (leave grad_sync unset)")
+        need(not cfg.compile, "compile is not supported with strategy 'fsdp2' yet (per-block torch.compile and fully_shard "
+             "were not tested together here); leave compile off")
+        need(not cfg.device.startswith("mps"), "strategy 'fsdp2' runs on cpu (gloo) or cuda (nccl), not mps")
     need(
         cfg.grad_sync != "ddp" or cfg.method == "full",
         f"grad_sync 'ddp' (DistributedDataParallel) needs method 'full', not {cfg.method!r}: DDP expects the same "

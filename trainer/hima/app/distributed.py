@@ -18,6 +18,9 @@ How (``grad_sync`` in the run config; ignored by a one-process run):
   kept to measure what the overlap gains).
 - ``ddp``: the model wrapped in DistributedDataParallel, for method ``full`` only (nothing changes
   ``requires_grad`` there): the reference the other two are measured against.
+With ``strategy`` "fsdp2" none of these: the model is sharded (``hima.app.fsdp``), FSDP2 reduce-scatters the
+gradients that exist this step, and the bytes reported are those it sent. That strategy also runs in one
+process (a process group of one), so a sharded checkpoint can be resumed there.
 All three give the same averages (a sum over ranks does not depend on how tensors are bucketed). What
 overlap buys depends on the link: on 2 H200s over NVLink, GPT-2 Small full (498 MB of gradients a step)
 measured 29.6 ms/step without any reduction, 32.2 after backward, 32.4 overlapped, 31.5 with DDP
@@ -30,7 +33,8 @@ byte-tensor broadcast follows, so every rank applies the same controls at the sa
 Gradient buckets hold up to ``HIMA_DIST_BUCKET_BYTES`` (default 25 MiB, DDP's default).
 
 Failures: see ``hima.app.rank_watch`` (report files in ``<run dir>/ranks/``, rank 0's ``PeerWatch``, started
-before the rendezvous); the collectives' timeout (``HIMA_DIST_TIMEOUT_S``, default 60 s) bounds any wait on a
+before the rendezvous) and ``hima.app.heartbeats`` (the same news through the group's store, across machines);
+the collectives' timeout (``HIMA_DIST_TIMEOUT_S``, default 60 s) bounds any wait on a
 rank that hangs.
 """
 from __future__ import annotations
@@ -49,6 +53,7 @@ from torch import nn
 from .config import ConfigError
 from .control import TOO_LONG, CrowdedLine
 from .grad_sync import OverlappedReducer, reduce_after_backward
+from .heartbeats import Heartbeats, default_store
 from .rank_watch import PeerWatch, RankReports
 from .signals import JoinGuard
 
@@ -114,6 +119,7 @@ class Distributed:
         self, run_dir: str, device: str, grad_sync: str = "overlap",
         report: Callable[[int, str], None] | None = None, end_run: Callable[[str], None] | None = None,
         join_guard: JoinGuard | None = None, timeout_s: float | None = None, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+        strategy: str = "replicated",
     ):
         self.rank, self.world_size = env_rank(), env_world_size()
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -123,6 +129,8 @@ class Distributed:
         # controls, figures) through a gloo group on CPU tensors, so reading them never waits for the GPU.
         self.comm_device = torch.device("cpu")
         self.grad_sync = grad_sync
+        self.strategy = strategy
+        self.nnodes = max(1, self.world_size // int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size)))
         # Like DDP's bucket_cap_mb: fewer, bigger buckets cost less per launch, smaller ones overlap sooner.
         self.bucket_bytes = int(os.environ.get("HIMA_DIST_BUCKET_BYTES", bucket_bytes))
         timeout = float(os.environ.get("HIMA_DIST_TIMEOUT_S", timeout_s or DEFAULT_TIMEOUT_S))
@@ -138,11 +146,21 @@ class Distributed:
                 raise RuntimeError(f"rank {self.rank} failed before joining the process group ({FAIL_BEFORE_GROUP_ENV})")
             if not dist.is_initialized():
                 _import_dynamo_first()
-                dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
+                if "MASTER_ADDR" in os.environ:
+                    dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
+                else:  # one process not started by torchrun (the fsdp2 strategy alone): a group of one
+                    dist.init_process_group(self.backend, store=dist.HashStore(), rank=0, world_size=1,
+                                            timeout=timedelta(seconds=timeout))
         finally:
             if self.watch is not None:
                 self.watch.joined()
         self.cpu_group = dist.new_group(backend="gloo", timeout=timedelta(seconds=timeout)) if self.backend == "nccl" else None
+        # Across machines rank 0 cannot read its peers' report files: heartbeats in the group's store.
+        store = default_store() if self.world_size > 1 else None
+        self.heartbeats = Heartbeats(store, self.rank, self.world_size) if store is not None else None
+        self.reports.heartbeats = self.heartbeats
+        if self.watch is not None:
+            self.watch.attach(self.heartbeats)
         self.allreduce_bytes_total = 0  # gradient payload bytes reduced so far (this process)
         self._steps_since_report = 0
         self._bytes_since_report = 0
@@ -150,13 +168,17 @@ class Distributed:
         self._params: list[nn.Parameter] = []
         self._reducer: OverlappedReducer | None = None
         self._ddp_bytes = 0
+        self._meter = None  # fsdp2: the reduce-scatter byte counter (hima.app.fsdp.ReduceScatterMeter)
         slow_rank, _, slow_s = os.environ.get(SLOW_BOUNDARY_ENV, "").partition(":")
         self._test_boundary_delay_s = float(slow_s) if slow_rank == str(self.rank) else 0.0
 
     @staticmethod
-    def from_env(run_dir: str, device: str, **kwargs: Any) -> "Distributed | None":
-        """A process group when launched by torchrun with more than one process, else None."""
-        return Distributed(run_dir, device, **kwargs) if env_world_size() > 1 else None
+    def from_env(run_dir: str, device: str, strategy: str = "replicated", **kwargs: Any) -> "Distributed | None":
+        """A process group when launched by torchrun with more than one process, or for the fsdp2 strategy
+        (which shards over a group even of one); else None."""
+        if env_world_size() > 1 or strategy == "fsdp2":
+            return Distributed(run_dir, device, strategy=strategy, **kwargs)
+        return None
 
     @property
     def is_main(self) -> bool:
@@ -174,10 +196,19 @@ class Distributed:
 
     # ---- gradients ----
 
+    def shard(self, model: nn.Module, blocks: list[nn.Module]) -> nn.Module:
+        """The fsdp2 strategy: shard ``model`` in place, before its optimizer is built (``hima.app.fsdp``)."""
+        from .fsdp import ReduceScatterMeter, shard_model
+
+        self._meter = ReduceScatterMeter()
+        return shard_model(model, blocks, torch.device(self.device).type, self._meter)
+
     def wrap(self, model: nn.Module) -> nn.Module:
         """Set up gradient averaging for ``model`` (per ``grad_sync``); returns the module the training step
         calls: a DistributedDataParallel around ``model`` for "ddp", else ``model`` itself."""
         self._params = list(model.parameters())  # the same order on every rank: gradient buckets match
+        if self._meter is not None:
+            return model  # sharded: FSDP2's hooks reduce-scatter the gradients
         if self.grad_sync == "ddp":
             # DDP reduces every parameter's gradient every step (method full: all of them require one). This
             # figure is computed from the parameters, not observed from DDP.
@@ -194,7 +225,12 @@ class Distributed:
     def backward(self, loss: torch.Tensor) -> int:
         """``loss.backward()`` with the gradients averaged over all ranks when it returns; returns the payload
         bytes all-reduced this step."""
-        if self._reducer is not None:
+        if self._meter is not None:
+            self._meter.take()
+            if loss.requires_grad:  # pins can leave a step with nothing to train
+                loss.backward()
+            sent = self._meter.take()
+        elif self._reducer is not None:
             self._reducer.arm()
             try:
                 loss.backward()
@@ -265,9 +301,11 @@ class Distributed:
         dist.all_gather_object(gathered, obj, group=self.cpu_group)
         return all(g == gathered[0] for g in gathered)
 
-    def close(self, clean: bool) -> None:
+    def close(self, clean: bool, step: int | None = None) -> None:
         if clean:
-            self.reports.finished()
+            self.reports.finished(step)
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         if dist.is_initialized():
             if clean:
                 dist.barrier(group=self.cpu_group)  # no rank closes its connections while a peer still finishes the last collective

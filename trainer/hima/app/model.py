@@ -30,6 +30,11 @@ MODEL_PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128},
     "small": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024},  # GPT-2 124M
     "medium": {"n_layer": 24, "n_head": 16, "n_embd": 1024, "block_size": 1024},  # GPT-2 350M
+    # Larger GPT-2-family shapes, for the memory-budget search of bench/scale_suite.py (several GPUs, fsdp2).
+    "large": {"n_layer": 36, "n_head": 20, "n_embd": 1280, "block_size": 1024},  # GPT-2 774M
+    "xl": {"n_layer": 48, "n_head": 25, "n_embd": 1600, "block_size": 1024},  # GPT-2 1.5B
+    "2b7": {"n_layer": 32, "n_head": 32, "n_embd": 2560, "block_size": 1024},  # 2.7B (GPT-Neo 2.7B's shape)
+    "6b7": {"n_layer": 32, "n_head": 32, "n_embd": 4096, "block_size": 1024},  # 6.7B (GPT-3 6.7B's shape)
 }
 
 

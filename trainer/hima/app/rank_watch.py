@@ -14,6 +14,10 @@ itself (``end_run``). ``JoinGuard`` (``hima.app.signals``) holds back SIGTERM un
 0.1 s after the failed peer exits, usually before the watch has looked. A SIGTERM still held when the group
 exists goes to the handler in place before the guard: the trainer's stop handler (``hima.app.signals.StopSignals``,
 installed first thing by the cli), so the run then stops at its first step boundary with `done` "stopped".
+
+The files need rank 0 to share a disk (and a pid namespace) with its peers. Across machines the watch also
+reads the peers' heartbeats and error notes in the process group's store (``hima.app.heartbeats``), attached
+once the group exists.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ class RankReports:
         self.dir = os.path.join(run_dir, RANKS_DIR)
         self.rank, self.world_size = rank, world_size
         self.launch = launch_id()
+        self.heartbeats = None  # hima.app.heartbeats.Heartbeats, once the process group exists: the same news in its store
 
     def _path(self, rank: int, suffix: str) -> str:
         return os.path.join(self.dir, f"{rank}.{suffix}")
@@ -71,10 +76,15 @@ class RankReports:
         self._write("json", pid=os.getpid(), rank=self.rank)
 
     def failed(self, message: str) -> None:
+        if self.heartbeats is not None:
+            self.heartbeats.failed(message)
         self._write("error", message=message)
 
-    def finished(self) -> None:
-        self._write("done")
+    def finished(self, step: int | None = None) -> None:
+        """A clean end, after ``step`` steps (kept in the file: every rank must end at the same step)."""
+        if self.heartbeats is not None:
+            self.heartbeats.finished()
+        self._write("done", step=step)
 
     def has_failed(self) -> bool:
         return self._read(self.rank, "error") is not None
@@ -140,6 +150,8 @@ class PeerWatch:
         self._end_run = end_run
         self._joining = end_run is not None
         self._guard = guard
+        self.heartbeats = None  # attached once the process group exists (hima.app.heartbeats)
+        self._lock = threading.Lock()  # check() runs on this thread and, after a failed collective, the main one
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hima-peer-watch", daemon=True)
         self._thread.start()
@@ -177,12 +189,27 @@ class PeerWatch:
         while self._joining and not self.check() and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def attach(self, heartbeats) -> None:
+        self.heartbeats = heartbeats
+
+    @property
+    def settle_s(self) -> float:
+        """After a collective failed, how long a dead peer may take to be recognised: its report file lands at
+        once, its silence in the store only after the heartbeat timeout."""
+        return 5.0 if self.heartbeats is None else max(5.0, self.heartbeats.timeout_s + 2.0)
+
     def check(self) -> bool:
         """Look at every peer once; True (and reported) if one failed."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> bool:
         if self.failure is not None:
             return True
         for rank in range(1, self.reports.world_size):
             why = self.reports.peer_failure(rank)
+            if why is None and self.heartbeats is not None:
+                why = self.heartbeats.peer_failure(rank)
             if why is not None:
                 self.failure = f"rank {rank} failed: {why}"
                 self.report(rank, self.failure)

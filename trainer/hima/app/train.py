@@ -26,7 +26,8 @@ from .data import TokenBatches
 from .distributed import Distributed, RankFailure, local_device
 from .events import EventWriter
 from .model import GPT, MODEL_PRESETS, gpt_config
-from .rank_watch import PeerWatch
+from .rank_watch import FollowerEvents, PeerWatch
+from .sharded_checkpoint import load_sharded, save_sharded
 from .signals import JoinGuard, StopSignals
 from .tensor_layout import tensor_infos
 
@@ -96,14 +97,19 @@ class Trainer:
         self.stop_signals = stop_signals or StopSignals()
         self.started = time.perf_counter()  # reset when the run starts; done's wall_time_s counts from it
         self.device = pick_device(local_device(cfg.device))
+        if cfg.memory_budget_gib is not None and self.device.startswith("cuda"):
+            total = torch.cuda.get_device_properties(torch.device(self.device)).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, cfg.memory_budget_gib * 2**30 / total), torch.device(self.device))
         # None unless torchrun started several processes.
         self.dist = Distributed.from_env(
-            cfg.out, self.device, grad_sync=cfg.grad_sync, join_guard=join_guard,
+            cfg.out, self.device, grad_sync=cfg.grad_sync, strategy=cfg.strategy, join_guard=join_guard,
             report=lambda rank, message: self.events.emit("error", message=message, fatal=True, rank=rank),
             end_run=lambda reason: self._end_before_training(reason, resume),
         )
         if self.dist is not None:
             self.dist.check_batch(cfg.batch_size)
+            if isinstance(events, FollowerEvents):  # this rank's errors also reach rank 0 through the group's store
+                events.reports.heartbeats = self.dist.heartbeats
         use_bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and self.device.startswith("cuda"))
         self.dtype = "bfloat16" if use_bf16 else "float32"
         self.autocast = (
@@ -118,6 +124,9 @@ class Trainer:
         self.base = base.describe() if base is not None else None  # what `hello` records as the run's base
         if base is not None and resume is None:
             apply_base(self.model, base, asdict(self.model_config))
+        self.sharded = cfg.strategy == "fsdp2"
+        if self.sharded:  # before the optimizer and HiMA: they must hold the sharded parameters
+            self.dist.shard(self.model, list(self.model.transformer.h))
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.hima = HiMA(self.model, self.optimizer, HiMAConfig(**engine_settings(cfg)))
         if cfg.compile:
@@ -154,12 +163,21 @@ class Trainer:
             raise CheckpointError(f"{ckpt['path']} holds a different model ({saved}) than this run ({asdict(self.model_config)})")
         if ckpt["config"].get("method") != self.cfg.method:
             raise CheckpointError(f"{ckpt['path']} was trained with method {ckpt['config'].get('method')!r}, not {self.cfg.method!r}")
+        if bool(ckpt.get("sharded")) != self.sharded:
+            kind = "a sharded (fsdp2)" if ckpt.get("sharded") else "a one-file (replicated)"
+            raise CheckpointError(f"{ckpt['path']} is {kind} checkpoint; resume it with strategy "
+                                  f"{'fsdp2' if ckpt.get('sharded') else 'replicated'}, not {self.cfg.strategy!r}")
         try:
-            self.model.load_state_dict(ckpt["model"])
-            self.hima.load_state_dict(ckpt["hima"])
+            if self.sharded:
+                load_sharded(ckpt, self.model, self.hima)  # every rank its shards; the RNG too
+            else:
+                self.model.load_state_dict(ckpt["model"])
+                self.hima.load_state_dict(ckpt["hima"])
+                restore_rng(ckpt["rng"])
         except (RuntimeError, KeyError, ValueError) as e:
+            if isinstance(e, CheckpointError):
+                raise
             raise CheckpointError(f"{ckpt['path']} does not fit this run: {e}") from None
-        restore_rng(ckpt["rng"])
         self.step = ckpt["step"]
         counters = ckpt.get("counters", {})
         self.first_loss = counters.get("first_loss")
@@ -171,15 +189,33 @@ class Trainer:
         self.base = ckpt.get("base")
 
     def save(self) -> str | None:
+        if self.sharded:
+            return self._save_sharded()
         if self.dist is not None and not self.dist.is_main:
             return None  # rank 0 writes the checkpoint (all ranks hold the same model and tiers)
         payload = {
             "model": self.model.state_dict(),
             "hima": self.hima.state_dict(),
+            **self._record(),
+            "rng": rng_state(),
+        }
+        self.last_checkpoint = save_checkpoint(self.cfg.out, self.step, payload, self.cfg.keep_checkpoints)
+        self.events.emit("checkpoint", step=self.step, path=self.last_checkpoint)
+        return self.last_checkpoint
+
+    def _save_sharded(self) -> str:
+        # A collective: every rank writes its shards (the loop reaches save() at the same step on every rank).
+        self.last_checkpoint = save_sharded(self.cfg.out, self.step, self.model, self.hima, self._record(),
+                                            self.cfg.keep_checkpoints, group=self.dist.cpu_group)
+        self.events.emit("checkpoint", step=self.step, path=self.last_checkpoint)  # rank 0's writer only
+        return self.last_checkpoint
+
+    def _record(self) -> dict:
+        """What a checkpoint holds besides tensors: the run's config, the model's, the counters."""
+        return {
             "config": self.cfg.to_json(),
             "model_config": asdict(self.model_config),
             "base": self.base,
-            "rng": rng_state(),
             "data": {"seed": self.cfg.seed, "order": self.cfg.data_order, "next_step": self.step},
             "counters": {
                 "first_loss": self.first_loss, "last_loss": self.last_loss,
@@ -187,9 +223,6 @@ class Trainer:
                 "transitions_total": self.transitions_total,
             },
         }
-        self.last_checkpoint = save_checkpoint(self.cfg.out, self.step, payload, self.cfg.keep_checkpoints)
-        self.events.emit("checkpoint", step=self.step, path=self.last_checkpoint)
-        return self.last_checkpoint
 
     # ---- events ----
     def emit_hello(self) -> None:
@@ -198,7 +231,8 @@ class Trainer:
             max_steps=self.cfg.max_steps, start_step=self.start_step, cutoffs=self._cutoffs(),
             model={"preset": self.cfg.preset, "n_params": self.model.num_params(), "n_layer": self.model_config.n_layer},
             config={**self.cfg.to_json(), "device": self.device}, tensors=tensor_infos(self.model),
-            nproc=self.dist.world_size if self.dist else 1, base=self.base,
+            nproc=self.dist.world_size if self.dist else 1, base=self.base, strategy=self.cfg.strategy,
+            nnodes=self.dist.nnodes if self.dist else 1,
         )
 
     def _cutoffs(self) -> dict:
@@ -389,14 +423,14 @@ class Trainer:
             reason = self._run()
         except Exception as e:
             # A collective failing usually means a peer died: name it (its report may take a moment to land).
-            failure = self.watch.wait_for_failure(5.0) if self.watch is not None else None
+            failure = self.watch.wait_for_failure(self.watch.settle_s) if self.watch is not None else None
             if failure is not None and not isinstance(e, RankFailure):
                 raise RankFailure(f"{failure}; ending the run on all ranks ({type(e).__name__}: {e})") from e
             raise
         finally:
             if self.watch is not None:
                 self.watch.stop()
-        self.dist.close(clean=True)
+        self.dist.close(clean=True, step=self.step)
         return reason
 
     def _run(self) -> str:
