@@ -65,7 +65,6 @@ def run_config(args: argparse.Namespace, nproc: int, method: str, grad_sync: str
         config["grad_sync"] = grad_sync
     if method == "hima":
         # The tensor layout, as in the committed 4-GPU figures (docs/results/ddp.md): measured before the depth
-        # layout became the default.
         # layout became the default; no ramp (the GPU presets' own recipe ramps Cold in over 50-95% of the steps).
         config.update(hot=0.25, warm=0.5, layout="tensor", ramp_start=0.0, ramp_end=0.0)
     return config
