@@ -7,7 +7,7 @@
 # test-results/e2e/. Every code-server started here is stopped at the end, also on failure or Ctrl-C.
 #   --update-docs   also copy the journey screenshots to docs/images/ (for the README)
 #   --journey-only / --host-only / --robustness-only   run one driver
-#   HIMA_E2E_STORIES=reload,sigkill,hostile,four-gpu,finetune   which robustness stories to run (default: all)
+#   HIMA_E2E_STORIES=reload,sigkill,hostile,four-gpu,finetune,own-script   which robustness stories to run (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -107,6 +107,6 @@ node -e '
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 ' "$RESULTS" $([ $run_journey = 1 ] && echo journey) $([ $run_host = 1 ] && echo host) \
-  $([ $run_robust = 1 ] && echo robustness-setup reload sigkill hostile four-gpu finetune) || status=1
+  $([ $run_robust = 1 ] && echo robustness-setup reload sigkill hostile four-gpu finetune own-script) || status=1
 echo "e2e: took $((SECONDS - T0)) s; screenshots and logs in test-results/e2e/"
 exit $status
