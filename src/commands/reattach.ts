@@ -17,7 +17,8 @@ export async function reattachOnActivation(services: HimaServices): Promise<void
   if (live.length === 0) return;
   if (live.length > 1) services.log.info(`Runs still training: ${live.map((r) => r.id).join(", ")}; attaching to the newest, ${live[0].id} (HiMA: Open Run shows the others).`);
   attachLiveRun(services, live[0], settings.chartMaxPoints);
-  void vscode.window.showInformationMessage(`HiMA: run ${live[0].id} is still training; the panel follows it again.`);
+  const mine = live[0].record.writer === "monitor";
+  void vscode.window.showInformationMessage(mine ? `HiMA: run ${live[0].id} is training (your script, pid ${live[0].record.pid}); the panel follows it.` : `HiMA: run ${live[0].id} is still training; the panel follows it again.`);
 }
 
 export function attachLiveRun(services: HimaServices, info: LiveRunInfo, chartMaxPoints: number): void {

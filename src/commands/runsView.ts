@@ -19,23 +19,23 @@ export function registerRunsView(services: HimaServices, register: (id: string, 
   });
   services.extensionContext.subscriptions.push(runsPanel);
   register("hima.showRuns", "Show Runs", async () => {
-    const folder = await pickRunsFolder(services);
-    if (folder !== undefined) runsPanel.show(folder);
+    const picked = await pickRunsFolder(services);
+    if (picked) runsPanel.show(picked.folder);
   });
   register("hima.exportRuns", "Export Runs", (arg) => exportRunsCommand(runsPanel, arg as ExportRequest | undefined));
   return runsPanel;
 }
 
-/** The runs folder to show: the only one listed, or the one picked (undefined: the pick was dismissed). */
-async function pickRunsFolder(services: HimaServices): Promise<string | undefined> {
+/** The runs folder to show (undefined: hima.runsFolder), asked for when several are listed; null: dismissed. */
+async function pickRunsFolder(services: HimaServices): Promise<{ folder: string | undefined } | null> {
   const folders = listedRunsFolders(services.log);
-  if (folders.length <= 1) return folders[0] ?? readSettings().runsFolder;
+  if (folders.length <= 1) return { folder: undefined };
   const counts = await Promise.all(folders.map((f) => listRuns(f).then((r) => r.length, () => 0)));
   const picked = await vscode.window.showQuickPick(
-    folders.map((f, i) => ({ label: folderLabel(f), description: `${counts[i]} run${counts[i] === 1 ? "" : "s"}`, detail: i === 0 ? "hima.runsFolder: new runs go here" : "hima.runsFolders", folder: f })),
+    folders.map((f, i) => ({ label: folderLabel(f), description: `${counts[i]} run${counts[i] === 1 ? "" : "s"}`, detail: i === 0 ? "hima.runsFolder: new runs go here" : "hima.runsFolders", folder: i === 0 ? undefined : f })),
     { title: "HiMA: Show Runs", placeHolder: "Runs folder to show" },
   );
-  return picked?.folder;
+  return picked ? { folder: picked.folder } : null;
 }
 
 async function exportRunsCommand(panel: RunsPanel, arg: ExportRequest | undefined): Promise<string[]> {

@@ -49,9 +49,9 @@ export class RunsPanel implements vscode.Disposable {
     return this.library;
   }
 
-  /** Opens (or reveals) the view; `folder`: the runs folder to show from now on. */
+  /** Opens (or reveals) the view on `folder`; undefined: hima.runsFolder (followed when the setting changes). */
   show(folder?: string): void {
-    if (folder !== undefined) this.folder = folder;
+    this.folder = folder;
     if (this.panel) {
       this.panel.reveal();
       void this.sendRuns();

@@ -1,7 +1,7 @@
 // A user's own training script in the real VS Code (issue 16): trainer/examples/own_loop.py (a plain PyTorch
 // loop on a small CNN with HiMA and hima.monitor.RunMonitor) is started by the test as a child process, as a
 // user starts it in a terminal, writing into experiments/ (a runs folder listed by the workspace setting
-// hima.runsFolders):
+// hima.runsFolders, beside a missing one that is skipped with a warning):
 //   F1 HiMA: Open Run lists it live -> the panel follows it (tier map, steps advancing) -> a Hot cutoff applied
 //   from the panel is acked by the script (ack in its events.jsonl, acked in the panel's control history) and
 //   its re-tier shows -> Stop Training ends the script's loop (done, stopped; the script exits 0).
@@ -14,7 +14,7 @@ import { panelRun, raiseHotCutoff, waitForAck, waitForAllTiers, waitForFilledTie
 import { readRun, type RunRecord } from "./runFolder";
 import { keepShot, openStoryPage, storyWorkspace, TRAINER_START_MS, type StoryContext } from "./story";
 import { assert, type StepRunner, waitUntil } from "./steps";
-import { quickPickItems, runCommand, sideBarWebview, widenSideBar } from "./workbench";
+import { quickPickItems, runCommand, sideBarWebview, waitForNotification, widenSideBar } from "./workbench";
 
 const RUNS_FOLDER = "experiments";
 const RUN_ID = "own-loop";
@@ -62,7 +62,8 @@ async function stopScript(steps: StepRunner, page: Page, script: Script, runsDir
 }
 
 export async function ownScriptStory(ctx: StoryContext, steps: StepRunner): Promise<void> {
-  const ws = storyWorkspace(ctx, { "hima.runsFolders": [RUNS_FOLDER] });
+  // A second entry names a folder that does not exist: skipped with a warning, the good one still listed.
+  const ws = storyWorkspace(ctx, { "hima.runsFolders": [RUNS_FOLDER, "no-such-folder"] });
   const runsDir = join(ws.dir, RUNS_FOLDER);
   const scripts: Script[] = [];
   try {
@@ -74,13 +75,14 @@ export async function ownScriptStory(ctx: StoryContext, steps: StepRunner): Prom
       waitForHello(script, runsDir, RUN_ID));
     const nTensors = run?.hello?.tensors.length ?? 0;
 
-    await steps.step(`F1 HiMA: Open Run lists ${RUN_ID} as live, from the runs folder ${RUNS_FOLDER} (hima.runsFolders); pick it`, async () => {
+    await steps.step(`F1 HiMA: Open Run lists ${RUN_ID} as live, from the runs folder ${RUNS_FOLDER} (hima.runsFolders; the missing second entry is skipped with a warning); pick it`, async () => {
       await runCommand(page, "HiMA: Open Run");
       const items = await quickPickItems(page);
       const item = items.find((i) => i.includes(RUN_ID));
       assert(item !== undefined, `Open Run does not list ${RUN_ID}: ${items.join(" | ") || "no items"}`);
       assert(/live/.test(item) && item.includes(RUNS_FOLDER), `Open Run lists it as "${item.replace(/\s+/g, " ")}", expected live, in ${RUNS_FOLDER}`);
       await pickQuickItem(page, RUN_ID);
+      await waitForNotification(page, /runs folder is skipped: hima\.runsFolders\[1\]: .*no-such-folder does not exist/, 10_000);
     });
 
     await steps.step("the panel follows the script live: running, tier map filled, steps advancing", async () => {
