@@ -1,6 +1,6 @@
 // Re-attaching to runs that outlived their window: on activation, the newest run still training under a
-// listed runs folder (a trainer, or a user's script with RunMonitor) becomes this window's live run again (its log replayed, new events followed, controls and
-// Stop working); Open Run attaches to any other one.
+// listed runs folder (a trainer, or a user's script with RunMonitor) becomes this window's live run again
+// (its log replayed, new events followed, controls and Stop working); Open Run attaches to any other one.
 import * as vscode from "vscode";
 import { DetachedRun } from "../run/DetachedRun";
 import { findLiveRuns, type LiveRunInfo } from "../run/runDiscovery";

@@ -1,5 +1,6 @@
-// HiMA: Resume Run — pick a run (of any listed runs folder) that has a checkpoint and no trainer, and continue it in the same run folder
-// (detached, like a new run). The panel replays the run's log, then follows the resumed trainer.
+// HiMA: Resume Run — pick a run (of any listed runs folder) that has a checkpoint and no trainer, and continue
+// it in the same run folder (detached, like a new run). The panel replays the run's log, then follows the
+// resumed trainer.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { DetachedRun } from "../run/DetachedRun";

@@ -1,6 +1,7 @@
-// HiMA: Show Runs (the Runs view; with several runs folders listed it asks which one) and HiMA: Export Runs. Registered from extension.ts in one call, so the
-// commands of this feature live in one place. `hima.exportRuns` takes an optional ExportRequest argument
-// (tests and keybindings pass `out` and skip the dialog); without one it asks which runs and which format.
+// HiMA: Show Runs (the Runs view; with several runs folders listed it asks which one) and HiMA: Export Runs.
+// Registered from extension.ts in one call, so the commands of this feature live in one place.
+// `hima.exportRuns` takes an optional ExportRequest argument (tests and keybindings pass `out` and skip the
+// dialog); without one it asks which runs and which format.
 import * as vscode from "vscode";
 import { EXPORT_FORMATS, type ExportFormat } from "../../common/runsMessages";
 import { RunsPanel, type ExportRequest } from "../views/RunsPanel";

@@ -1,7 +1,7 @@
 // The Runs view: an editor tab with the table of every run in one runs folder (HiMA: Show Runs asks which
-// when several are listed), the comparison of the runs
-// picked in it, a run's tier timeline and the exports. This file is the `vscode` side (the tab, dialogs,
-// confirmations); what it shows comes from src/runs/ (plain Node), and the page is webview/runs/.
+// when several are listed), the comparison of the runs picked in it, a run's tier timeline and the exports.
+// This file is the `vscode` side (the tab, dialogs, confirmations); what it shows comes from src/runs/ (plain
+// Node), and the page is webview/runs/.
 import * as vscode from "vscode";
 import { parseRunsMessage, type ExportFormat, type RunsHostToView, type RunsViewToHost } from "../../common/runsMessages";
 import { exportRuns, exportsToFolder } from "../runs/exportRuns";
