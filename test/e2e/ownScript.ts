@@ -14,7 +14,7 @@ import { panelRun, raiseHotCutoff, waitForAck, waitForAllTiers, waitForFilledTie
 import { readRun, type RunRecord } from "./runFolder";
 import { keepShot, openStoryPage, storyWorkspace, TRAINER_START_MS, type StoryContext } from "./story";
 import { assert, type StepRunner, waitUntil } from "./steps";
-import { quickPickItems, runCommand, sideBarWebview, waitForNotification, widenSideBar } from "./workbench";
+import { quickPickItems, runCommand, sideBarWebview, typeIntoFileDialog, waitForNotification, widenSideBar } from "./workbench";
 
 const RUNS_FOLDER = "experiments";
 const RUN_ID = "own-loop";
@@ -120,9 +120,7 @@ export async function ownScriptStory(ctx: StoryContext, steps: StepRunner): Prom
       waitForHello(loose, join(ws.dir, "scratch"), "cnn-2"));
     await steps.step(`F1 HiMA: Open Run Folder…, type ${LOOSE_FOLDER} into VS Code's folder dialog: the panel follows that run live`, async () => {
       await runCommand(page, "HiMA: Open Run Folder…");
-      const input = page.locator(".quick-input-widget input.input");
-      await input.waitFor({ state: "visible", timeout: 20_000 });
-      await input.fill(looseDir);
+      await typeIntoFileDialog(page, looseDir);
       // The dialog's own button (its label is the command's openLabel): Enter on a folder's path browses into it.
       await page.locator(".quick-input-widget .monaco-button", { hasText: "Open Run" }).click();
       await waitUntil("the panel showing cnn-2", async () => ((await panelRun(panel)).title.includes("cnn-2") ? true : undefined), 30_000);
