@@ -459,7 +459,7 @@ config?: "config.json"
 stderr?: "stderr.log"
 }
 /**
- * <run>/trainer.json, written by the trainer (rank 0 under torchrun) when it starts: how a window that did not start it finds it (the pid for a stop signal, the control socket). Input from disk like any other: a pid that is not a plain number above 1 is never signalled.
+ * <run>/trainer.json, written when a run starts by the process that writes the run folder (the trainer, rank 0 under torchrun, or a user's own loop through hima.monitor.RunMonitor): how a window that did not start it finds it (the pid for a stop signal, the control socket). That process holds <run>/trainer.lock open until it exits: a reader takes the pid for this run's writer only while that process has this run folder's lock file open (or, for records of older trainers, names the run folder on its command line) and did not start after `started`, so a reused pid is never signalled or attached to. Input from disk like any other: a pid that is not a plain number above 1 is never signalled.
  * 
  * This interface was referenced by `HimaProtocol`'s JSON-Schema
  * via the `definition` "TrainerRecord".
@@ -476,6 +476,10 @@ run_id?: string
  */
 control_socket?: (string | null)
 argv?: string[]
+/**
+ * What writes the run: `trainer` is `python -m hima train` (from the extension, the CLI or a terminal); `monitor` is a user's own training loop through hima.monitor.RunMonitor, which ends on a stop control only if the loop checks should_stop. Absent (older records): trainer.
+ */
+writer?: ("trainer" | "monitor")
 }
 /**
  * This interface was referenced by `HimaProtocol`'s JSON-Schema

@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import type { LiveRun } from "./LiveRun";
 import { forgetVerifiedPythons } from "./commands/ensurePython";
 import { openRun } from "./commands/openRun";
+import { openRunFolder } from "./commands/openRunFolder";
 import { panelMessageHandler } from "./commands/panelMessages";
 import { prepareDatasetCommand } from "./commands/prepareDataset";
 import { reattachOnActivation } from "./commands/reattach";
@@ -11,6 +12,7 @@ import { resumeRun } from "./commands/resumeRun";
 import { registerRunsView } from "./commands/runsView";
 import type { HimaServices } from "./commands/services";
 import { setCutoffs } from "./commands/setCutoffs";
+import { listedRunsFolders } from "./commands/settings";
 import { startTraining } from "./commands/startTraining";
 import { stopTraining } from "./commands/stopTraining";
 import { PANEL_VIEW_ID, PanelHost } from "./views/PanelHost";
@@ -38,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): void {
     { dispose: () => live?.dispose() },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration("hima.pythonPath")) forgetVerifiedPythons();
+      if (e.affectsConfiguration("hima.runsFolders") || e.affectsConfiguration("hima.runsFolder")) listedRunsFolders(log); // a bad entry is reported now
     }),
   );
 
@@ -59,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register("hima.stopTraining", "Stop Training", () => stopTraining(services));
   register("hima.setCutoffs", "Set Cutoffs", () => setCutoffs(services));
   register("hima.openRun", "Open Run", () => openRun(services));
+  register("hima.openRunFolder", "Open Run Folder", (folder) => openRunFolder(services, folder));
   register("hima.resumeRun", "Resume Run", () => resumeRun(services));
   register("hima.prepareDataset", "Prepare Dataset", () => prepareDatasetCommand(services));
   register("hima.showPanel", "Show Tier Panel", () => {

@@ -1,12 +1,14 @@
-// HiMA: Show Runs (the Runs view) and HiMA: Export Runs. Registered from extension.ts in one call, so the
-// commands of this feature live in one place. `hima.exportRuns` takes an optional ExportRequest argument
-// (tests and keybindings pass `out` and skip the dialog); without one it asks which runs and which format.
+// HiMA: Show Runs (the Runs view; with several runs folders listed it asks which one) and HiMA: Export Runs.
+// Registered from extension.ts in one call, so the commands of this feature live in one place.
+// `hima.exportRuns` takes an optional ExportRequest argument (tests and keybindings pass `out` and skip the
+// dialog); without one it asks which runs and which format.
 import * as vscode from "vscode";
 import { EXPORT_FORMATS, type ExportFormat } from "../../common/runsMessages";
 import { RunsPanel, type ExportRequest } from "../views/RunsPanel";
-import { showRunInPanel } from "./openRun";
+import { listRuns } from "../run/RunStore";
+import { folderLabel, showRunInPanel } from "./openRun";
 import type { HimaServices } from "./services";
-import { readSettings, workspaceDir } from "./settings";
+import { listedRunsFolders, readSettings, workspaceDir } from "./settings";
 
 export function registerRunsView(services: HimaServices, register: (id: string, title: string, run: (...args: unknown[]) => unknown) => void): RunsPanel {
   const runsPanel = new RunsPanel({
@@ -14,12 +16,27 @@ export function registerRunsView(services: HimaServices, register: (id: string, 
     log: services.log,
     runsFolder: () => readSettings().runsFolder,
     workspaceFolder: workspaceDir,
-    openRun: (id) => showRunInPanel(services, id),
+    openRun: (runsDir, id) => showRunInPanel(services, runsDir, id),
   });
   services.extensionContext.subscriptions.push(runsPanel);
-  register("hima.showRuns", "Show Runs", () => runsPanel.show());
+  register("hima.showRuns", "Show Runs", async () => {
+    const picked = await pickRunsFolder(services);
+    if (picked) runsPanel.show(picked.folder);
+  });
   register("hima.exportRuns", "Export Runs", (arg) => exportRunsCommand(runsPanel, arg as ExportRequest | undefined));
   return runsPanel;
+}
+
+/** The runs folder to show (undefined: hima.runsFolder), asked for when several are listed; null: dismissed. */
+async function pickRunsFolder(services: HimaServices): Promise<{ folder: string | undefined } | null> {
+  const folders = listedRunsFolders(services.log);
+  if (folders.length <= 1) return { folder: undefined };
+  const counts = await Promise.all(folders.map((f) => listRuns(f).then((r) => r.length, () => 0)));
+  const picked = await vscode.window.showQuickPick(
+    folders.map((f, i) => ({ label: folderLabel(f), description: `${counts[i]} run${counts[i] === 1 ? "" : "s"}`, detail: i === 0 ? "hima.runsFolder: new runs go here" : "hima.runsFolders", folder: i === 0 ? undefined : f })),
+    { title: "HiMA: Show Runs", placeHolder: "Runs folder to show" },
+  );
+  return picked ? { folder: picked.folder } : null;
 }
 
 async function exportRunsCommand(panel: RunsPanel, arg: ExportRequest | undefined): Promise<string[]> {

@@ -1,8 +1,11 @@
 // Reads the `hima.*` settings in one place. hima.pythonPath is a restricted setting: a value from workspace
 // settings is ignored while the workspace is untrusted (see findPython), whatever VS Code's own filtering does.
+// Runs folders are not executable (only read, and nothing inside a run folder is followed through a link), so
+// hima.runsFolders is honoured in an untrusted workspace too: replaying runs is what such a workspace may do.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { DEFAULT_CUTOFFS } from "../../protocol/protocol.generated";
+import { resolveRunsFolders } from "../run/runsFolders";
 
 export interface HimaSettings {
   defaultPreset: string;
@@ -79,6 +82,25 @@ export function readSettings(): HimaSettings {
     strategy: c.get<string>("distributedStrategy", "replicated") || undefined,
   };
 }
+
+/**
+ * Every runs folder to list (hima.runsFolder first, then hima.runsFolders). Entries that cannot be listed are
+ * skipped; why goes to the log and, once for each new set of reasons, to a warning the user sees.
+ */
+export function listedRunsFolders(log: vscode.LogOutputChannel): string[] {
+  const c = vscode.workspace.getConfiguration("hima");
+  const { folders, problems } = resolveRunsFolders(readSettings().runsFolder, c.get<unknown>("runsFolders"), workspaceDir());
+  const text = problems.join("; ");
+  if (text && text !== lastRunsFolderProblems) {
+    for (const p of problems) log.warn(`Runs folders: skipping ${p}`);
+    void vscode.window.showWarningMessage(`HiMA: ${problems.length === 1 ? "a runs folder is" : `${problems.length} runs folders are`} skipped: ${problems[0]}${problems.length > 1 ? " (see the HiMA output for the others)" : ""}.`, "Open Settings").then((choice) => {
+      if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "hima.runsFolders");
+    });
+  }
+  lastRunsFolderProblems = text;
+  return folders;
+}
+let lastRunsFolderProblems = "";
 
 /** hima.pythonPath values, most specific first, each with where it came from; the trust decision is findPython's. */
 export function pythonPathSettings(): Array<{ value: string; fromWorkspace: boolean }> {

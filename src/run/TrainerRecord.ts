@@ -1,9 +1,10 @@
-// <runDir>/trainer.json, written by the trainer (rank 0 under torchrun) at start ({pid, started, run_id,
-// control_socket, argv}), and the question "is that pid still this run's trainer?" (with the /proc facts it
-// needs: parent, children, process group). The file is input from disk like any other: a pid that is not a
-// plain positive number, or a process that is not the trainer of this run folder (the pid was reused, or
-// the file was planted), is never signalled or attached to.
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+// <runDir>/trainer.json, written at start by what writes the run (the trainer, rank 0 under torchrun, or a
+// user's own loop through hima.monitor.RunMonitor: {pid, started, run_id, control_socket, argv, writer}), and
+// the question "is that pid still this run's writer?" (with the /proc facts it needs: parent, children,
+// process group). The file is input from disk like any other: a pid that is not a plain positive number, or a
+// process that is not the writer of this run folder (the pid was reused, or the file was planted), is never
+// signalled or attached to.
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RUN_FOLDER, type TrainerRecord as ProtocolTrainerRecord } from "../../protocol/protocol.generated";
 import { readRunFile, readRunFileSync } from "./runFolderCheck";
@@ -16,6 +17,8 @@ export interface TrainerRecord {
   runId: string | null;
   controlSocket: string | null;
   argv: string[];
+  /** "monitor": a user's own loop (hima.monitor.RunMonitor); "trainer": python -m hima train. */
+  writer: "trainer" | "monitor";
 }
 
 /** The trainer record of a run folder, or null when there is none or it is not usable. */
@@ -50,6 +53,7 @@ export function parseTrainerRecord(raw: unknown): TrainerRecord | null {
     runId: r.run_id ?? null,
     controlSocket: r.control_socket || null,
     argv: r.argv ?? [],
+    writer: r.writer ?? "trainer",
   };
 }
 
@@ -74,9 +78,11 @@ export function pidAlive(pid: number): boolean {
 }
 
 /**
- * Whether `pid` is alive and is the trainer of `runDir`: on Linux its command line names the run folder
- * (resolved against the process's working directory), it is not a zombie, and it did not start after the
- * trainer record was written (a reused pid starts later). Elsewhere only liveness can be checked.
+ * Whether `pid` is alive and is the writer of `runDir`: on Linux it holds the run folder's trainer.lock open
+ * (the trainer and RunMonitor keep it open, locked, until they exit; a user's script need not name the run
+ * folder on its command line) or its command line names the run folder (resolved against the process's
+ * working directory), it is not a zombie, and it did not start after the trainer record was written (a
+ * reused pid starts later). Elsewhere only liveness can be checked.
  */
 export function isTrainerOf(pid: number, runDir: string, startedMs: number | null = null): boolean {
   if (!Number.isSafeInteger(pid) || pid < 2 || pid === process.pid || !pidAlive(pid)) return false;
@@ -84,7 +90,7 @@ export function isTrainerOf(pid: number, runDir: string, startedMs: number | nul
   const proc = readProcStat(pid);
   if (!proc || proc.state === "Z" || proc.state === "X") return false;
   if (startedMs !== null && proc.startedMs !== null && proc.startedMs > startedMs + START_SLACK_MS) return false;
-  return commandLineNames(pid, runDir);
+  return holdsRunLock(pid, runDir) || commandLineNames(pid, runDir);
 }
 
 /** Whether `pid` leads its own process group (a trainer started detached does), so the group can be signalled. */
@@ -143,6 +149,27 @@ function bootTimeMs(): number | null {
     bootMs = null;
   }
   return bootMs;
+}
+
+/** Whether one of `pid`'s open files is `runDir`'s trainer.lock (the same file: device and inode, not a name). */
+function holdsRunLock(pid: number, runDir: string): boolean {
+  let lock;
+  let fds: string[];
+  try {
+    lock = lstatSync(join(runDir, RUN_FOLDER.trainer_lock));
+    if (!lock.isFile()) return false; // a link or anything else is never the lock the writer holds
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // no lock file, or not our process (its fds are not readable)
+  }
+  return fds.some((fd) => {
+    try {
+      const st = statSync(`/proc/${pid}/fd/${fd}`);
+      return st.dev === lock.dev && st.ino === lock.ino;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
 }
 
 function commandLineNames(pid: number, runDir: string): boolean {

@@ -1,6 +1,7 @@
-// The Runs view: an editor tab with the table of every run in the runs folder, the comparison of the runs
-// picked in it, a run's tier timeline and the exports. This file is the `vscode` side (the tab, dialogs,
-// confirmations); what it shows comes from src/runs/ (plain Node), and the page is webview/runs/.
+// The Runs view: an editor tab with the table of every run in one runs folder (HiMA: Show Runs asks which
+// when several are listed), the comparison of the runs picked in it, a run's tier timeline and the exports.
+// This file is the `vscode` side (the tab, dialogs, confirmations); what it shows comes from src/runs/ (plain
+// Node), and the page is webview/runs/.
 import * as vscode from "vscode";
 import { parseRunsMessage, type ExportFormat, type RunsHostToView, type RunsViewToHost } from "../../common/runsMessages";
 import { exportRuns, exportsToFolder } from "../runs/exportRuns";
@@ -16,10 +17,11 @@ const LIVE_TIMELINE_MS = 2000;
 export interface RunsPanelDeps {
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
+  /** The runs folder shown until show() is given another (hima.runsFolder). */
   runsFolder: () => string;
   workspaceFolder: () => string | undefined;
-  /** Shows a run in the tier panel (replay, or live). */
-  openRun: (id: string) => Promise<void>;
+  /** Shows a run of a runs folder in the tier panel (replay, or live). */
+  openRun: (runsDir: string, id: string) => Promise<void>;
 }
 
 /** An export asked for from the view or from the command `hima.exportRuns`; `out` skips the save dialog. */
@@ -33,6 +35,8 @@ export interface ExportRequest {
 export class RunsPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private library: RunsLibrary | undefined;
+  /** The runs folder picked in HiMA: Show Runs; undefined: the default. */
+  private folder: string | undefined;
   private seq = 0;
   private liveTimeline: { id: string; timer: ReturnType<typeof setInterval> } | undefined;
 
@@ -40,12 +44,14 @@ export class RunsPanel implements vscode.Disposable {
 
   /** The library for the current runs folder (a changed setting gives a fresh one). */
   runs(): RunsLibrary {
-    const folder = this.deps.runsFolder();
+    const folder = this.folder ?? this.deps.runsFolder();
     if (!this.library || this.library.runsDir !== folder) this.library = new RunsLibrary(folder);
     return this.library;
   }
 
-  show(): void {
+  /** Opens (or reveals) the view on `folder`; undefined: hima.runsFolder (followed when the setting changes). */
+  show(folder?: string): void {
+    this.folder = folder;
     if (this.panel) {
       this.panel.reveal();
       void this.sendRuns();
@@ -169,7 +175,7 @@ export class RunsPanel implements vscode.Disposable {
         return this.sendRuns();
       }
       case "openRun":
-        return this.deps.openRun(m.id);
+        return this.deps.openRun(this.runs().runsDir, m.id);
       case "export":
         await this.export({ format: m.format, ids: m.ids, baseline: m.baseline });
         return;

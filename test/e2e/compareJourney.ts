@@ -7,7 +7,7 @@ import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { assert, type StepRunner, waitUntil } from "./steps";
-import { editorWebview, runCommand } from "./workbench";
+import { editorWebview, runCommand, typeIntoFileDialog } from "./workbench";
 
 const RECORDED = "tiny-recorded";
 
@@ -47,9 +47,7 @@ export async function compareAndExport(steps: StepRunner, page: Page, opts: { re
   await steps.step("Markdown report: VS Code's save dialog, then the comparison is written there", async () => {
     const target = join(ws, "hima-comparison.md");
     await view.locator("button[data-export=markdown]").click();
-    const input = page.locator(".quick-input-widget input.input");
-    await input.waitFor({ state: "visible", timeout: 20_000 });
-    await input.fill(target);
+    await typeIntoFileDialog(page, target);
     await page.keyboard.press("Enter");
     const text = await waitUntil(`${target} written`, () => (existsSync(target) ? readFileSync(target, "utf8") : undefined), 30_000);
     assert(text.startsWith("# HiMA run comparison"), `the report starts with: ${text.slice(0, 60)}`);

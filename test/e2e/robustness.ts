@@ -1,11 +1,12 @@
 // Runs that survive, hostile input (issue 7) and a real multi-GPU run, in a real VS Code with the packaged
-// extension installed from its .vsix: five stories on one code-server, each in its own workspace and browser page,
+// extension installed from its .vsix: six stories on one code-server, each in its own workspace and browser page,
 // each its own suite (a failure skips the rest of that story only):
 //   reload   — survive.ts: a window reload re-attaches the panel to the live trainer; controls and Stop work after it
 //   sigkill  — survive.ts: a SIGKILLed trainer is resumed with HiMA: Resume Run from its checkpoint
 //   hostile  — hostile.ts: tensor names and error text that are HTML render as text and run nothing
 //   four-gpu — gpuReplay.ts: a recorded 4-GPU torchrun run, opened with HiMA: Open Run, shows its per-rank line
 //   finetune — finetune.ts: HiMA: Start Training from Checkpoint… starts a run from a tiny base made on CPU
+//   own-script — ownScript.ts: a user's own script (RunMonitor) started from a terminal, followed live, cutoffs acked
 // Trainers outlive code-server by design, so whatever a story leaves running is killed before the next one.
 //   node dist-test/e2e/robustness.js   (environment: see e2eEnv.ts; run.sh sets it)
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
@@ -15,6 +16,7 @@ import { readE2eEnv } from "./e2eEnv";
 import { finetuneStory } from "./finetune";
 import { fourGpuReplayStory } from "./gpuReplay";
 import { hostileStory } from "./hostile";
+import { ownScriptStory } from "./ownScript";
 import { killLeftoverTrainers } from "./runFolder";
 import { StepRunner } from "./steps";
 import type { StoryContext } from "./story";
@@ -27,6 +29,7 @@ const STORIES: Array<[suite: string, workspace: string, story: (ctx: StoryContex
   ["hostile", "hostile-ws", hostileStory],
   ["four-gpu", "four-gpu-ws", fourGpuReplayStory],
   ["finetune", "finetune-ws", finetuneStory],
+  ["own-script", "own-script-ws", ownScriptStory],
 ];
 
 async function main(): Promise<number> {

@@ -2,12 +2,13 @@
 # npm run test:e2e — the extension in a real VS Code (code-server) driven by headless Chromium:
 #   setup (Debian chromium/ripgrep/libkrb5-dev, code-server from npm; skipped when present)
 #   -> npm run build -> package the .vsix -> the user journey -> the extension-host tests
-#   -> the robustness stories (window reload, SIGKILL + Resume Run, hostile tensor names, a 4-GPU run replayed).
+#   -> the robustness stories (window reload, SIGKILL + Resume Run, hostile tensor names, a 4-GPU run replayed,
+#      fine-tuning from a checkpoint, a user's own script followed live).
 # Prints one final line "N passed, N failed" and exits non-zero on any failure. Screenshots and logs go to
 # test-results/e2e/. Every code-server started here is stopped at the end, also on failure or Ctrl-C.
 #   --update-docs   also copy the journey screenshots to docs/images/ (for the README)
 #   --journey-only / --host-only / --robustness-only   run one driver
-#   HIMA_E2E_STORIES=reload,sigkill,hostile,four-gpu,finetune   which robustness stories to run (default: all)
+#   HIMA_E2E_STORIES=reload,sigkill,hostile,four-gpu,finetune,own-script   which robustness stories to run (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -88,7 +89,7 @@ if [ $run_host = 1 ]; then
   stage "extension-host tests" node dist-test/e2e/hostTests.js || status=1
 fi
 if [ $run_robust = 1 ]; then
-  stage "robustness stories (reload, SIGKILL + resume, hostile names, 4-GPU replay)" node dist-test/e2e/robustness.js || status=1
+  stage "robustness stories (reload, SIGKILL + resume, hostile names, 4-GPU replay, fine-tune, own script)" node dist-test/e2e/robustness.js || status=1
 fi
 
 # One line over every driver: each wrote <suite>.json with its counts (a driver that crashed wrote none).
@@ -107,6 +108,6 @@ node -e '
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 ' "$RESULTS" $([ $run_journey = 1 ] && echo journey) $([ $run_host = 1 ] && echo host) \
-  $([ $run_robust = 1 ] && echo robustness-setup reload sigkill hostile four-gpu finetune) || status=1
+  $([ $run_robust = 1 ] && echo robustness-setup reload sigkill hostile four-gpu finetune own-script) || status=1
 echo "e2e: took $((SECONDS - T0)) s; screenshots and logs in test-results/e2e/"
 exit $status

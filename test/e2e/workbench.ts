@@ -126,3 +126,30 @@ export async function describeWorkbench(page: Page): Promise<string> {
 export function logPageErrors(page: Page): void {
   page.on("pageerror", (err) => console.log(`  [page error] ${err.message.split("\n")[0]}`));
 }
+
+/**
+ * Types `path` into VS Code's own file dialog (open or save: a quick input holding a path). The dialog first
+ * fills the box with its starting folder (and file name); typing before that lands races with it (seen on a
+ * loaded machine: the typed path got the dialog's folder put in front of it), so this waits until the box's
+ * value has settled, then fills it and checks that it holds exactly `path`.
+ */
+export async function typeIntoFileDialog(page: Page, path: string, timeoutMs = 20_000): Promise<void> {
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor({ state: "visible", timeout: timeoutMs });
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const value = await input.inputValue();
+    if (value !== "" && value === last) break;
+    if (Date.now() > deadline) throw new Error(`the file dialog never showed its starting path (it holds "${value}")`);
+    last = value;
+    await page.waitForTimeout(250);
+  }
+  for (let attempt = 0; ; attempt++) {
+    await input.fill(path);
+    await page.waitForTimeout(250);
+    const value = await input.inputValue();
+    if (value === path) return;
+    if (attempt === 2) throw new Error(`the file dialog holds "${value}" after typing "${path}"`);
+  }
+}

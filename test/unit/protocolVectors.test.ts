@@ -52,6 +52,8 @@ test("trainer records: what parseTrainerRecord accepts", () => {
   const v = vectors<unknown>("trainer-records");
   for (const r of v.valid) assert.notEqual(parseTrainerRecord(r), null, JSON.stringify(r));
   for (const { why, value } of v.invalid) assert.equal(parseTrainerRecord(value), null, why);
+  assert.equal(parseTrainerRecord({ pid: 4242, writer: "monitor" })?.writer, "monitor");
+  assert.equal(parseTrainerRecord({ pid: 4242 })?.writer, "trainer", "records of older trainers name no writer");
 });
 
 test("run ids: the pattern, and no path outside the runs folder", () => {

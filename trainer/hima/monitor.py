@@ -97,7 +97,7 @@ class RunMonitor:
             if controls:
                 self._channel = ControlSocket(os.path.join(self.out, RUN_FOLDER["control_socket"]), self._lines, self.out)
             write_trainer_info(self.out, self.run_id, self._channel.path if self._channel else None,
-                               [sys.executable, *sys.argv])
+                               [sys.executable, *sys.argv], writer="monitor")
         except BaseException:
             self._release()
             raise

@@ -12,7 +12,7 @@ from torch import nn
 
 from hima import HiMA, HiMAConfig
 from hima.monitor import RunMonitor
-from hima.protocol import RUN_FOLDER, schema, validate_event
+from hima.protocol import RUN_FOLDER, definition, schema, validate, validate_event
 
 
 def mlp(seed=0):
@@ -94,6 +94,34 @@ def test_plain_loop_without_hima_writes_a_valid_run(tmp_path):
     assert record["pid"] == os.getpid() and record["run_id"] == "plain-run"
     assert record["control_socket"].endswith(RUN_FOLDER["control_socket"])
     assert not (out / RUN_FOLDER["control_socket"]).exists()  # removed at close
+
+
+def test_the_trainer_record_names_the_monitor_and_the_lock_stays_open_while_it_runs(tmp_path):
+    # The extension finds a user's script through trainer.json and takes its pid for this run's writer only
+    # while that process holds <run>/trainer.lock open (src/run/TrainerRecord.ts): the script's command line
+    # need not name the run folder.
+    out = tmp_path / "own-run"
+    model = mlp()
+    lock = out / RUN_FOLDER["trainer_lock"]
+    with RunMonitor(out, model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1)) as monitor:
+        record = json.loads((out / RUN_FOLDER["trainer_record"]).read_text())
+        validate(record, definition("TrainerRecord"), "trainer record")
+        assert record["writer"] == "monitor" and record["pid"] == os.getpid()
+        assert lock_is_open(lock)
+        monitor.step(0.5)
+    assert not lock_is_open(lock)  # released at close: the run is no longer live
+
+
+def lock_is_open(path):
+    target = os.stat(path)
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            st = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            return True
+    return False
 
 
 def test_with_hima_tiers_and_memory_follow_the_engine(tmp_path):

@@ -78,7 +78,9 @@ def test_the_trainer_writes_a_valid_trainer_record(tmp_path):
     from hima.app.cli import write_trainer_info
 
     path = write_trainer_info(str(tmp_path), "r-1", str(tmp_path / "control.sock"), ["-m", "hima", "train"])
-    validate(json.loads(Path(path).read_text()), definition("TrainerRecord"), "trainer record")
+    record = json.loads(Path(path).read_text())
+    validate(record, definition("TrainerRecord"), "trainer record")
+    assert record["writer"] == "trainer"
 
 
 @pytest.mark.parametrize("run_id", cases("run-ids", "valid"))

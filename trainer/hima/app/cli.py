@@ -109,10 +109,13 @@ def _lock_run_folder(out: str) -> int:
     return fd
 
 
-def write_trainer_info(out: str, run_id: str, control_socket: str | None, argv: list[str]) -> str:
-    """<out>/trainer.json: how a window that did not start this trainer finds it (pid for SIGTERM, socket)."""
+def write_trainer_info(out: str, run_id: str, control_socket: str | None, argv: list[str], writer: str = "trainer") -> str:
+    """<out>/trainer.json: how a window that did not start this run finds it (pid for SIGTERM, socket).
+    ``writer``: "trainer" (this CLI) or "monitor" (a user's loop through RunMonitor). The caller holds the run
+    folder's lock (_lock_run_folder) open: readers take the pid for the writer only while it has that file open."""
     path = os.path.join(out, TRAINER_INFO)
-    info = {"pid": os.getpid(), "started": int(time.time()), "run_id": run_id, "control_socket": control_socket, "argv": argv}
+    info = {"pid": os.getpid(), "started": int(time.time()), "run_id": run_id, "control_socket": control_socket,
+            "argv": argv, "writer": writer}
     atomic_write(path, lambda f: f.write((json.dumps(info) + "\n").encode()))
     return path
 
