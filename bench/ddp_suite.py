@@ -118,20 +118,22 @@ def measure(args: argparse.Namespace, data: str, nproc: int, model: str, spec: s
     }
 
 
-def merge_rows(path: str, rows: list[dict]) -> None:
-    key = lambda r: (r["gpu"], r["nproc"], r["model"], r["method"], r.get("grad_sync"), r.get("compile", False))
+def merge_rows(path: str, rows: list[dict], key=None, order=None) -> list[dict]:
+    """Write ``rows`` into the JSON list at ``path``: a row replaces the one with the same ``key``; sorted by ``order``."""
+    key = key or (lambda r: (r["gpu"], r["nproc"], r["model"], r["method"], r.get("grad_sync"), r.get("compile", False)))
+    order = order or (lambda r: (r["gpu"], r["model"], r.get("compile", False), r["method"], r.get("grad_sync") or "", r["nproc"]))
     try:
         with open(path) as f:
             existing = json.load(f)
     except FileNotFoundError:
         existing = []
     fresh = {key(r) for r in rows}
-    merged = [r for r in existing if key(r) not in fresh] + rows
-    merged.sort(key=lambda r: (r["gpu"], r["model"], r.get("compile", False), r["method"], r.get("grad_sync") or "", r["nproc"]))
+    merged = sorted([r for r in existing if key(r) not in fresh] + rows, key=order)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(merged, f, indent=1)
         f.write("\n")
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from bench.ddp_suite import launch, peak_bytes, run_config, synthetic_tokens  # noqa: E402
+from bench.ddp_suite import launch, merge_rows, peak_bytes, run_config, synthetic_tokens  # noqa: E402
 from bench.scale_report import write_report  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(HERE), "docs", "results")
@@ -80,20 +80,8 @@ def measure(args, data: str, nproc: int, model: str, method: str, engine: str, b
 
 
 def merge(path: str, rows: list[dict]) -> list[dict]:
-    key = lambda r: tuple(r.get(k) for k in ROW_KEY)
-    try:
-        with open(path) as f:
-            existing = json.load(f)
-    except FileNotFoundError:
-        existing = []
-    fresh = {key(r) for r in rows}
-    merged = [r for r in existing if key(r) not in fresh] + rows
-    merged.sort(key=lambda r: (r["gpu"], r["memory_budget_gib"] or 0, r["nproc"], r["params"] or 0, r["method"], r["engine"]))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(merged, f, indent=1)
-        f.write("\n")
-    return merged
+    return merge_rows(path, rows, key=lambda r: tuple(r.get(k) for k in ROW_KEY), order=lambda r: (
+        r["gpu"], r["memory_budget_gib"] or 0, r["nproc"], r["params"] or 0, r["method"], r["engine"]))
 
 
 def main(argv: list[str] | None = None) -> int:
