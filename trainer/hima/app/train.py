@@ -95,7 +95,7 @@ def check_config(cfg: TrainConfig) -> None:
     """`--check`: what resolve_config cannot see without the data and the engine, checked without making the
     run folder or the model: the token files, and the HiMA settings (raises DataError or ValueError)."""
     token_batches(cfg)
-    HiMAConfig(**engine_settings(cfg))
+    HiMAConfig(**engine_settings(cfg)).validate()
 
 
 class Trainer:
