@@ -8,6 +8,7 @@ import fc from "fast-check";
 import type { Event } from "../../protocol/protocol.generated";
 import { DEFAULT_ALERT_RULES, RunAlertDetector, watchRunAlerts, type RunAlert } from "../../src/run/runAlerts";
 import { Listeners } from "../../src/run/Listeners";
+import { launchFake } from "./detachedHelpers";
 
 const step = (n: number, loss: number): Event => ({ v: 1, type: "step", step: n, loss, lr: 1e-3, step_time_ms: 10, tokens_per_s: 100 });
 const hello = (start = 0): Event => ({
@@ -172,4 +173,14 @@ test("watchRunAlerts: alerts from events and from the timer reach notify; it sto
   events.emit({ ...nanError }, false);
   assert.equal(seen.length, 2, "nothing after the exit: the listeners are gone");
   stop(); // a second stop is harmless
+});
+
+test("the extension's wiring: a detached run's events (DetachedRun, as LiveRun gets them) raise each alert once", async () => {
+  const losses = [...Array.from({ length: 20 }, (_, i) => (4 - i * 0.1).toFixed(2)), "nan", "3", "2.1", "9", "9.5", "10"];
+  const { run } = launchFake({ FAKE_STEP_MS: "5", FAKE_LOSSES: losses.join(",") }, ["--max-steps", "40"]);
+  const seen: RunAlert[] = [];
+  watchRunAlerts(run, (a) => seen.push(a));
+  const exit = await run.exited;
+  assert.ok(exit.sawDone, JSON.stringify(exit));
+  assert.deepEqual(seen.map((a) => [a.kind, a.step]), [["non_finite_loss", 20], ["divergence", 26]]);
 });
