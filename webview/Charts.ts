@@ -111,7 +111,6 @@ class Chart {
   render(): void {
     const d = this.transform(this.data);
     const keys = this.specs.filter((s) => d.series[s.key]?.some((v) => v !== null)).map((s) => s.key);
-    this.element.hidden = this.hideWhenEmpty && keys.length === 0;
     if (keys.join() !== this.shownKeys || !this.plot) {
       this.shownKeys = keys.join();
       this.element.dataset.series = this.shownKeys;
@@ -142,6 +141,9 @@ class Chart {
       this.plot.destroy();
     }
     this.plot = null;
+    // A hidden chart has no plot at all: nothing in the shared cursor, zoom or PNG export.
+    this.element.hidden = this.hideWhenEmpty && !this.shownKeys;
+    if (this.element.hidden) return;
     const d = this.transform(this.data);
     const keys = this.shownKeys ? this.shownKeys.split(",") : [];
     const t = this.theme;
