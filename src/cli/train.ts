@@ -22,6 +22,7 @@ export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|
                   they share the cores); the global batch must be a multiple of N
                   --resume: continue a stopped run from its latest checkpoint, in its folder, with its own
                   settings (--max-steps may raise its length); Ctrl-C prints this command for the run it stops
+                  The trainer checks the configuration first: a refusal exits 2 and leaves no run folder.
                   The run serves <run dir>/control.sock: the VS Code panel can steer it like a run it started.
                   Alerts (NaN/Inf loss, divergence, a stalled run) are printed as "hima: alert" lines.`;
 
