@@ -49,7 +49,7 @@ export function checkTrainerConfig(launch: ConfigCheckLaunch, timeoutMs = CONFIG
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      settle({ kind: "inconclusive", detail: `the configuration check took longer than ${Math.round(timeoutMs / 1000)} s` });
+      settle({ kind: "inconclusive", detail: `the configuration check took longer than ${(timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0)} s` });
     }, timeoutMs);
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString("utf8")).slice(-STDERR_LIMIT);
