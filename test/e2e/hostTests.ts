@@ -141,9 +141,13 @@ async function main(): Promise<number> {
           const shown = await notifications(page);
           assert(shown.filter((t) => /loss became NaN/.test(t)).length === 1 && shown.filter((t) => /far above/.test(t)).length === 1, `one notification per alert: ${shown.join(" | ")}`);
           await steps.screenshot("host-alerts");
+          // The host test closed the side bar (no editor shows a webview now), so the one webview on screen after
+          // Show is the panel; its re-created iframe lacks the purpose=webviewView that sideBarWebview looks for.
+          const shownPanel = "iframe.webview.ready:visible";
+          assert(await page.locator(shownPanel).count() === 0, "the panel is still on screen before Show");
           const item = page.locator(".notification-toast .notification-list-item", { hasText: "far above its smoothed value" });
           await item.getByRole("button", { name: "Show" }).click();
-          await sideBarWebview(page).locator(".run-title").waitFor({ state: "visible", timeout: 30_000 });
+          await page.frameLocator(shownPanel).frameLocator("#active-frame").locator(".run-title").waitFor({ state: "visible", timeout: 30_000 });
         }, { independent: true });
       },
 
