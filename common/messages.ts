@@ -55,6 +55,11 @@ export interface Charts {
   memory: ChartData;
   /** series: hot, warm, cold (tensor counts) */
   tierCounts: ChartData;
+  /**
+   * series: utilization (percent), power (W), temperature (degrees C), from memory events' optional `gpu`
+   * (NVML); no rows when the run reports none (a CPU run, no nvidia-ml-py): the panel then shows no GPU chart.
+   */
+  gpu: ChartData;
 }
 
 export type ControlState = "pending" | "acked" | "rejected";

@@ -352,6 +352,10 @@ type: "error"
 message: string
 fatal: boolean
 rank: (number | null)
+/**
+ * Set where a tool may act on the kind of error: non_finite_loss, the training or validation loss became NaN or infinite (JSON carries no NaN, so this is how a NaN loss is told). Absent otherwise.
+ */
+cause?: "non_finite_loss"
 }
 /**
  * This interface was referenced by `HimaProtocol`'s JSON-Schema

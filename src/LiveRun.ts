@@ -1,5 +1,6 @@
 // The one live training run in this window: the trainer (a detached DetachedRun, launched here or attached
-// after a reload), the panel state it feeds (RunModel), the status bar item, and the notifications at its end.
+// after a reload), the panel state it feeds (RunModel), the status bar item, the alerts while it runs (NaN loss,
+// divergence, a stall) and the notifications at its end.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Control, Cutoffs, Event, HelloEvent } from "../protocol/protocol.generated";
@@ -8,6 +9,7 @@ import { applyLiveEvent } from "./run/liveModel";
 import { describeEnding } from "./run/endingText";
 import { describeExit, type ControlWithoutIdAndVersion, type TrainerExit, type TrainerHandle } from "./run/TrainerHandle";
 import { RunModel } from "./run/RunModel";
+import { watchRunAlerts, type RunAlert } from "./run/runAlerts";
 import type { PanelHost } from "./views/PanelHost";
 import { endOfRunNotice, statusBarText, type LiveStatus } from "./views/statusText";
 
@@ -70,6 +72,8 @@ export class LiveRun implements vscode.Disposable {
         this.panel.scheduleUpdate();
       }),
       manager.onNoise((text, reason) => this.log.warn(`[trainer ${manager.runId}] ${reason}: ${text.slice(0, 500)}`)),
+      // NaN loss, divergence, a stall: a notification once per kind until the run recovers (src/run/runAlerts.ts).
+      watchRunAlerts(manager, (alert) => void this.showAlert(alert)),
       manager.onExit((exit) => {
         rejectHello(new Error(`the trainer exited before it started (${describeExit(exit)})`));
         this.onExit(exit);
@@ -172,6 +176,12 @@ export class LiveRun implements vscode.Disposable {
     });
     if (notice.severity === "error") void this.reportFailure(notice.text);
     else void vscode.window.showInformationMessage(notice.text);
+  }
+
+  private async showAlert(alert: RunAlert): Promise<void> {
+    this.log.warn(`[trainer ${this.runId}] alert (${alert.kind}): ${alert.message}`);
+    const choice = await vscode.window.showWarningMessage(`HiMA run ${this.runId}: ${alert.message}`, "Show");
+    if (choice === "Show") await vscode.commands.executeCommand("hima.showPanel");
   }
 
   private async reportFailure(text: string): Promise<void> {

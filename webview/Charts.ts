@@ -1,5 +1,5 @@
 // The panel's uPlot charts: loss (raw, EMA, validation points; log-y toggle), tokens/s, memory, optimizer state,
-// tier counts. Optimizer state has its own chart (and y axis): on a CPU run the process RSS is gigabytes while
+// tier counts, and GPU utilization / temperature / power where the run reports them (hidden otherwise). Optimizer state has its own chart (and y axis): on a CPU run the process RSS is gigabytes while
 // the state is megabytes, and on one axis the Hot/Warm/Cold split and the evicted bytes would be flat lines.
 // The host sends downsampled series, with the loss and tokens/s EMA computed on the full-resolution series
 // (the smoothing slider asks the host for another strength). The charts are one PlotGroup: one cursor, one x
@@ -46,6 +46,8 @@ class Chart {
   private shownKeys = "";
   private data: ChartData = { x: [], series: {} };
   private readonly titleText = document.createElement("span");
+  /** Optional figures (GPU): the chart stays hidden while none of its series has data. */
+  hideWhenEmpty = false;
 
   constructor(
     readonly name: string,
@@ -139,6 +141,9 @@ class Chart {
       this.plot.destroy();
     }
     this.plot = null;
+    // A hidden chart has no plot at all: nothing in the shared cursor, zoom or PNG export.
+    this.element.hidden = this.hideWhenEmpty && !this.shownKeys;
+    if (this.element.hidden) return;
     const d = this.transform(this.data);
     const keys = this.shownKeys ? this.shownKeys.split(",") : [];
     const t = this.theme;
@@ -266,7 +271,26 @@ export class Charts {
       false,
       true,
     );
-    this.charts = [loss, throughput, memory, optimizerState, tierCounts];
+    // NVML's figures, where the trainer has them (memory events' `gpu`): utilization and temperature share an
+    // axis (both run 0-100), power has its own; both hidden on a CPU run.
+    const gpu = new Chart(
+      "gpu",
+      "gpu",
+      "GPU utilization and temperature",
+      [
+        { key: "utilization", label: "utilization %", color: s(0) },
+        { key: "temperature", label: "temperature °C", color: s(4) },
+      ],
+      (v) => v.toFixed(0),
+      theme,
+      this.group,
+    );
+    const gpuPower = new Chart("gpuPower", "gpu", "GPU power", [{ key: "power", label: "power", color: s(6) }], (v) => `${v.toFixed(0)} W`, theme, this.group);
+    for (const c of [gpu, gpuPower]) {
+      c.hideWhenEmpty = true;
+      c.element.hidden = true;
+    }
+    this.charts = [loss, throughput, memory, optimizerState, tierCounts, gpu, gpuPower];
     for (const c of this.charts) c.addControl(this.pngButton(c));
     this.element.append(...this.charts.map((c) => c.element));
     new ResizeObserver(() => this.charts.forEach((c) => c.resize())).observe(this.element);
@@ -290,7 +314,7 @@ export class Charts {
    * tiers, so the same optimizer state. null: one process, plain titles.
    */
   setProcesses(nproc: number | null): void {
-    const suffix: Record<string, string> = nproc === null ? {} : { throughput: `all ${nproc} processes`, memory: "rank 0", optimizerState: "each rank" };
+    const suffix: Record<string, string> = nproc === null ? {} : { throughput: `all ${nproc} processes`, memory: "rank 0", optimizerState: "each rank", gpu: "rank 0's GPU", gpuPower: "rank 0's GPU" };
     for (const chart of this.charts) chart.setTitle(suffix[chart.name] ? `${chart.title} (${suffix[chart.name]})` : chart.title);
   }
 

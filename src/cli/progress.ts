@@ -33,6 +33,14 @@ export function formatProgress(p: ProgressState, width = 100): string {
   return line.length > width ? line.slice(0, Math.max(0, width - 1)) + "…" : line;
 }
 
+/**
+ * The room for the redrawn line: one less than the terminal's width (a line that fills it would wrap). Some
+ * terminals report 0 columns or none (`script`, CI consoles): then a sensible 100, not a line cut to nothing.
+ */
+export function lineWidth(columns: number | undefined): number {
+  return columns !== undefined && Number.isFinite(columns) && columns >= 2 ? columns - 1 : 100;
+}
+
 export interface ProgressOutput {
   write(text: string): void;
   isTTY: boolean;
@@ -101,7 +109,7 @@ export class ProgressBar {
       const final = this.state.maxSteps > 0 && this.state.step >= this.state.maxSteps;
       if (t - this.lastDraw < 100 && !final) return; // ~10 redraws/s at most, but always the last step
       this.lastDraw = t;
-      this.out.write(`\r\x1b[2K${formatProgress(this.state, (this.out.columns ?? 100) - 1)}`);
+      this.out.write(`\r\x1b[2K${formatProgress(this.state, lineWidth(this.out.columns))}`);
       this.drawn = true;
       return;
     }

@@ -23,6 +23,8 @@ export interface RunOutcome {
   fatalError?: string | null;
   exit: TrainerExit;
   wallSeconds: number;
+  /** The command that continues this run (a stopped run with a checkpoint). */
+  resume?: string | null;
 }
 
 function tierLine(counts: TierCounts): string {
@@ -56,6 +58,7 @@ export function formatSummary(o: RunOutcome): string {
     );
     lines.push(`  transitions  ${s.transitions} tier changes`);
     if (s.checkpoint) lines.push(`  checkpoint   ${s.checkpoint}`);
+    if (o.resume) lines.push(`  resume       ${o.resume}`);
   } else {
     lines.push(`HiMA run ${o.runId}: ended without finishing (${describeExit(o.exit)})${what ? ` (${what})` : ""}`);
     if (o.fatalError) lines.push(`  error        ${o.fatalError}`);

@@ -1,36 +1,36 @@
-// `hima train`: launches the trainer as a child (RunManager: the extension's DetachedRun shares its stop
-// sequence and control checks) with the extension's command line (with --processes N, under torchrun like
-// hima.processes), shows a progress bar, turns Ctrl-C into a graceful stop, and prints a summary. Returns
-// the process exit code.
+// `hima train`: flags -> the trainer's command line (the extension's, src/run/trainerCommand.ts; with
+// --processes N under torchrun like hima.processes), checked by the trainer itself (`--check`) before the run
+// folder is made, then run by trainSession.ts. `--resume RUN_DIR` continues a stopped run in its own folder
+// with the extension's Resume command line (src/run/resumeLaunch.ts). Returns the process exit code.
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import type { RankMemoryView } from "../../common/messages";
-import { rankMemoryView } from "../../common/rankMemory";
-import type { EventOf } from "../../protocol/protocol.generated";
-import { RunManager } from "../run/RunManager";
+import { basename, dirname, join, resolve } from "node:path";
+import { checkTrainerConfig } from "../run/configCheck";
+import { resumeLaunch } from "../run/resumeLaunch";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
 import { launchArgs, MAX_PROCESSES, trainerArgs } from "../run/trainerCommand";
-import { fractionFlag, intFlag, parseFlags, UsageError } from "./args";
-import { ProgressBar, type ProgressOutput } from "./progress";
-import { formatSummary } from "./summary";
+import { fractionFlag, intFlag, parseFlags, UsageError, type ParsedArgs } from "./args";
+import { runTrainSession, type CliIO } from "./trainSession";
+
+export type { CliIO } from "./trainSession";
 
 export const TRAIN_USAGE = `usage: hima train --data <dir> [--preset tiny|small|medium] [--config run.json] [--max-steps N]
                   [--method full|hima|random-static|hima-no-warm|hima-no-warm-cold|lisa] [--hot F] [--warm F] [--device auto|cpu|cuda]
                   [--init-from <checkpoint|run dir|state dict>] [--processes N] [--strategy replicated|fsdp2] [--runs-dir .hima/runs] [--python <python>]
+       hima train --resume <run dir> [--max-steps N] [--python <python>]
                   --init-from: fine-tune from these weights (fresh optimizer, schedule and tiers)
                   --processes N: N training processes on this machine through torchrun (one per GPU; on CPU
                   they share the cores); the global batch must be a multiple of N
-                  --strategy fsdp2: shard parameters, gradients and optimizer state over the processes (FSDP2)`;
+                  --strategy fsdp2: shard parameters, gradients and optimizer state over the processes (FSDP2)
+                  --resume: continue a stopped run from its latest checkpoint, in its folder, with its own
+                  settings (--max-steps may raise its length); Ctrl-C prints this command for the run it stops
+                  The trainer checks the configuration first: a refusal exits 2 and leaves no run folder.
+                  The run serves <run dir>/control.sock: the VS Code panel can steer it like a run it started.
+                  Alerts (NaN/Inf loss, divergence, a stalled run) are printed as "hima: alert" lines.`;
 
 const DATA_FILES = ["train.bin", "val.bin", "meta.json"];
-
-export interface CliIO {
-  stdout: (text: string) => void;
-  stderr: ProgressOutput;
-  cwd: string;
-  /** Registers the Ctrl-C / SIGTERM handler; returns its removal. */
-  onInterrupt: (cb: () => void) => () => void;
-}
+const FLAGS = ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes", "init-from", "strategy", "resume"];
+/** What --resume may be given with: the rest is the run's own (its checkpoint and config.json). */
+const RESUME_FLAGS = new Set(["resume", "max-steps", "python"]);
 
 export function defaultPython(cwd: string): string {
   const venv = join(cwd, ".venv", "bin", "python");
@@ -38,8 +38,30 @@ export function defaultPython(cwd: string): string {
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { values: ["preset", "config", "data", "runs-dir", "max-steps", "method", "hot", "warm", "python", "device", "processes", "init-from", "strategy"] });
+  const args = parseFlags(argv, { values: FLAGS });
   if (args.positional.length) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[0])}`);
+  return args.values.has("resume") ? resumeCommand(args, io) : newRunCommand(args, io);
+}
+
+async function resumeCommand(args: ParsedArgs, io: CliIO): Promise<number> {
+  const other = [...args.values.keys()].find((k) => !RESUME_FLAGS.has(k));
+  if (other) throw new UsageError(`--${other} cannot be given with --resume: a resumed run keeps its own settings (only --max-steps and --python may be given)`);
+  const runDir = resolve(io.cwd, args.values.get("resume")!);
+  if (!existsSync(runDir)) throw new UsageError(`--resume: no run folder ${runDir}`);
+  const maxSteps = intFlag(args, "max-steps", 1);
+  const python = args.values.get("python") ?? defaultPython(io.cwd);
+  let launch;
+  try {
+    launch = await resumeLaunch(dirname(runDir), basename(runDir), python, io.cwd);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // The trainer's own flags come last under torchrun too, so an added --max-steps reaches `hima train`.
+  const trainer = maxSteps === undefined ? launch.args : [...launch.args, "--max-steps", String(maxSteps)];
+  return runTrainSession(io, { command: python, args: trainer, runId: launch.runId, runDir: launch.runDir, processes: launch.processes });
+}
+
+async function newRunCommand(args: ParsedArgs, io: CliIO): Promise<number> {
   const data = args.values.get("data");
   if (!data) throw new UsageError("--data <dir> is required (a folder with train.bin, val.bin, meta.json; see `hima prepare`)");
   const dataDir = resolve(io.cwd, data);
@@ -59,64 +81,30 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   if (initFrom !== undefined && !existsSync(resolve(io.cwd, initFrom))) throw new UsageError(`base weights not found: ${initFrom}`);
   const runId = newRunId();
   const runDir = runDirFor(runsDir, runId);
+  let trainer: string[];
   let trainerArgv: string[];
   try {
-    trainerArgv = launchArgs(trainerArgs({
+    trainer = trainerArgs({
       preset, configFile: configFile && resolve(io.cwd, configFile), dataDir, outDir: runDir, runId, maxSteps, method, hot, warm,
       device: args.values.get("device"), initFrom: initFrom && resolve(io.cwd, initFrom), strategy: args.values.get("strategy"),
-    }), processes);
+    });
+    trainerArgv = launchArgs(trainer, processes);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  // The trainer's own checks (config file keys and values, preset, cutoffs, data, HiMA settings), before the
+  // run folder exists: a refusal leaves nothing in the runs folder.
+  const check = await checkTrainerConfig({ command: python, args: trainer, cwd: io.cwd });
+  if (check.kind === "refused") {
+    io.stderr.write(`hima: ${check.problem}\nhima: no run was started (nothing written to ${runsDir})\n`);
+    return 2;
+  }
+  if (check.kind === "inconclusive") io.stderr.write(`hima: ${check.detail}; starting the trainer anyway\n`);
 
   await writeRunConfig(runDir, {
     runId, createdAt: new Date().toISOString(), command: python, args: trainerArgv, cwd: io.cwd, preset: preset ?? null,
     configFile: configFile ?? null, method: method ?? null, dataDir, maxSteps: maxSteps ?? null, processes,
     initFrom: initFrom ? resolve(io.cwd, initFrom) : null, launchedBy: "cli",
   });
-  const started = Date.now();
-  io.stderr.write(`hima: run ${runId} -> ${runDir}\nhima: starting ${python} ${trainerArgv.join(" ")}\n`);
-  // HIMA_LAUNCHER_PID: the trainer stops (as on Ctrl-C) if this process dies without stopping it (SIGKILL,
-  // a closed terminal); the extension's detached runs do not set it, they outlive the window.
-  const env = { ...process.env, HIMA_LAUNCHER_PID: String(process.pid) };
-  const run = RunManager.start({ command: python, args: trainerArgv, cwd: io.cwd, runId, runDir, newProcessGroup: true, env });
-
-  const bar = new ProgressBar(io.stderr);
-  let hello: EventOf<"hello"> | null = null;
-  let done: EventOf<"done"> | null = null;
-  let lastValLoss: number | null = null;
-  let ranks: RankMemoryView | null = null;
-  let ranksStep = -1;
-  let fatalError: string | null = null;
-  run.onEvent((e) => {
-    bar.onEvent(e);
-    if (e.type === "hello") hello = e;
-    else if (e.type === "done") done = e;
-    else if (e.type === "eval") lastValLoss = e.val_loss;
-    else if (e.type === "memory" && e.ranks) {
-      ranks = rankMemoryView(e.ranks, ranks, e.step !== ranksStep);
-      ranksStep = e.step;
-    } else if (e.type === "error") {
-      if (e.fatal) fatalError = e.message;
-      bar.log(`hima: trainer ${e.fatal ? "error" : "warning"}: ${e.message}`);
-    }
-  });
-  run.onNoise((text, reason) => bar.log(`hima: skipped a stdout line (${reason}): ${text.slice(0, 120)}`));
-
-  let interrupts = 0;
-  const removeInterrupt = io.onInterrupt(() => {
-    interrupts++;
-    if (interrupts === 1) {
-      bar.log(`hima: stopping after this step (checkpoint, then done); Ctrl-C again to kill the trainer${processes > 1 ? " (every process)" : ""}`);
-      void run.stop(); // the trainer gets STOP_GRACE_MS to finish its step, checkpoint and say `done`
-    } else {
-      bar.log("hima: killing the trainer");
-      run.kill();
-    }
-  });
-  const exit = await run.exited;
-  removeInterrupt();
-  bar.finish();
-  io.stdout(`${formatSummary({ runId, runDir, hello, done, lastValLoss, processes, ranks, fatalError, exit, wallSeconds: (Date.now() - started) / 1000 })}\n`);
-  return exit.crashed ? 1 : 0;
+  return runTrainSession(io, { command: python, args: trainerArgv, runId, runDir, processes });
 }

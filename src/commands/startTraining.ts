@@ -1,9 +1,11 @@
-// HiMA: Start Training — pick what and on which data, find Python, launch the trainer (detached) into a new
-// run folder, and show progress until its hello (cancellable, with a timeout that kills a trainer that never starts).
+// HiMA: Start Training — pick what and on which data, find Python, have the trainer check the configuration,
+// launch it (detached) into a new run folder, and show progress until its hello (cancellable, with a timeout
+// that kills a trainer that never starts).
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { DetachedRun } from "../run/DetachedRun";
 import { newRunId, runDirFor, writeRunConfig } from "../run/RunStore";
+import { checkTrainerConfig } from "../run/configCheck";
 import { launchArgs, trainerArgs } from "../run/trainerCommand";
 import { ensurePython } from "./ensurePython";
 import { pickBase } from "./pickBase";
@@ -43,7 +45,7 @@ export async function startTraining(services: HimaServices, options: { askForBas
   const runDir = runDirFor(settings.runsFolder, runId);
   // hima.processes > 1: the same trainer under torch.distributed.run, one process per GPU.
   const processes = settings.processes;
-  const args = launchArgs(trainerArgs({
+  const trainerFlags = trainerArgs({
     preset: launch.preset,
     configFile: launch.configFile,
     dataDir,
@@ -56,7 +58,20 @@ export async function startTraining(services: HimaServices, options: { askForBas
     device: settings.device,
     strategy: settings.strategy,
     initFrom,
-  }), processes);
+  });
+  const args = launchArgs(trainerFlags, processes);
+  // The trainer's own checks (config file, preset, cutoffs, data, HiMA settings) before the run folder exists:
+  // a refusal is a message, not a crashed run in the Runs view.
+  const check = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: "HiMA: checking the configuration…" },
+    () => checkTrainerConfig({ command: python, args: trainerFlags, cwd: wsDir }),
+  );
+  if (check.kind === "refused") {
+    services.log.warn(`Start Training: the trainer refused the configuration: ${check.problem}`);
+    void vscode.window.showErrorMessage(`HiMA: ${check.problem} (no run was started)`);
+    return;
+  }
+  if (check.kind === "inconclusive") services.log.warn(`Start Training: ${check.detail}; starting the trainer anyway`);
   await writeRunConfig(runDir, {
     runId,
     createdAt: new Date().toISOString(),

@@ -12,6 +12,7 @@ import { EventLogFollower } from "./EventLogFollower";
 import { clipStderrLine, exitLogLine, STDERR_TAIL_LINES, TrainerProcess, type TrainerExit, type TrainerLaunch } from "./TrainerHandle";
 import { isTrainerOf, leadsProcessGroup, readTrainerRecord, type TrainerRecord } from "./TrainerRecord";
 import { safeKill, signalLaunch } from "./launchSignals";
+import { controlSocketArgs } from "./trainerCommand";
 import { appendPrivateFile, makePrivateRunFolder, openForAppendSync, openForRead } from "./runFolderCheck";
 
 /**
@@ -132,7 +133,7 @@ export class DetachedRun extends TrainerProcess {
     try {
       makePrivateRunFolder(launch.runDir);
       stderrFd = openForAppendSync(join(launch.runDir, RUN_FOLDER.stderr));
-      this.child = spawn(launch.command, [...launch.args, "--control-socket", join(launch.runDir, RUN_FOLDER.control_socket)], {
+      this.child = spawn(launch.command, [...launch.args, ...controlSocketArgs(launch.runDir)], {
         cwd: launch.cwd,
         env: { ...(launch.env ?? process.env), PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
         // No pipes: nothing ties the trainer to this process, so it survives a window reload.

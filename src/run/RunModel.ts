@@ -49,6 +49,8 @@ export class RunModel {
     throughput: new ChartBuffer(["tokens_per_s", "tokens_per_s_ema"] as const),
     memory: new ChartBuffer(["allocated", "peak", "rss", "state_hot", "state_warm", "state_cold", "state_total", "evicted"] as const),
     tierCounts: new ChartBuffer(["hot", "warm", "cold"] as const),
+    // Memory events' optional NVML figures: no rows at all when the run reports none (the panel then hides it).
+    gpu: new ChartBuffer(["utilization", "power", "temperature"] as const),
   };
   private smoothing = DEFAULT_SMOOTHING;
   private lossEma = new DebiasedEma(DEFAULT_SMOOTHING);
@@ -96,6 +98,10 @@ export class RunModel {
           allocated: event.allocated_bytes, peak: event.peak_bytes, rss: event.rss_bytes,
           state_hot: s.hot, state_warm: s.warm, state_cold: s.cold, state_total: s.total, evicted: event.evicted_bytes,
         });
+        const gpu = event.gpu;
+        if (gpu && (gpu.utilization_percent !== undefined || gpu.power_w !== undefined || gpu.temperature_c !== undefined)) {
+          this.charts.gpu.put(event.step, { utilization: gpu.utilization_percent ?? null, power: gpu.power_w ?? null, temperature: gpu.temperature_c ?? null });
+        }
         if (event.ranks) this.onRankMemory(event.ranks, event.step);
         return;
       }
@@ -303,12 +309,12 @@ export class RunModel {
 
   private chartData(): Charts {
     const data = (name: ChartName): ChartData => this.charts[name].data(this.maxPoints);
-    return { loss: data("loss"), throughput: data("throughput"), memory: data("memory"), tierCounts: data("tierCounts") };
+    return { loss: data("loss"), throughput: data("throughput"), memory: data("memory"), tierCounts: data("tierCounts"), gpu: data("gpu") };
   }
 
   private chartVersions(): number[] {
     const c = this.charts;
-    return [c.loss.version, c.throughput.version, c.memory.version, c.tierCounts.version];
+    return [c.loss.version, c.throughput.version, c.memory.version, c.tierCounts.version, c.gpu.version];
   }
 
   private markSent(): void {

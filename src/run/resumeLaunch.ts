@@ -14,12 +14,15 @@ export function resumeArgs(runDir: string, runId: string): string[] {
   return ["-m", "hima", "train", "--resume", runDir, "--out", runDir, "--run-id", runId];
 }
 
+/** A resume launch, with the number of training processes the run was launched with (and resumes with). */
+export type ResumeLaunch = DetachedLaunch & { processes: number };
+
 /**
  * The launch that resumes run `runId` under runsDir with `python`. Throws, saying why, for an id that is not
  * a run folder name, a run folder with a symbolic link inside, a run without a checkpoint, or a run that is
  * still training.
  */
-export async function resumeLaunch(runsDir: string, runId: string, python: string, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<DetachedLaunch> {
+export async function resumeLaunch(runsDir: string, runId: string, python: string, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<ResumeLaunch> {
   const runDir = safeRunDir(runsDir, runId);
   const problem = await runFolderProblem(runDir);
   if (problem) throw new Error(`run ${runId} cannot be resumed: ${problem}`);
@@ -32,5 +35,5 @@ export async function resumeLaunch(runsDir: string, runId: string, python: strin
   } catch (e) {
     throw new Error(`run ${runId} cannot be resumed as recorded in its config.json: ${(e as Error).message}`);
   }
-  return { command: python, args, cwd, env, runId, runDir };
+  return { command: python, args, cwd, env, runId, runDir, processes };
 }

@@ -1,6 +1,7 @@
 // The trainer's command line (docs/architecture.md, "Trainer command line"), built in one place so the
 // extension and the headless CLI launch the trainer the same way. Bad values throw before anything runs.
-import { METHODS, STRATEGIES } from "../../protocol/protocol.generated";
+import { join } from "node:path";
+import { METHODS, RUN_FOLDER, STRATEGIES } from "../../protocol/protocol.generated";
 import { cutoffOrderProblem, isRunId } from "../../protocol/contract";
 
 export interface TrainerArgsOptions {
@@ -86,4 +87,13 @@ export function launchArgs(trainer: string[], processes: number): string[] {
   if (trainer[0] !== "-m" || trainer[1] !== "hima") throw new Error(`expected trainer arguments starting with "-m hima", got ${JSON.stringify(trainer.slice(0, 2))}`);
   if (processes === 1) return trainer.slice();
   return ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", String(processes), ...trainer];
+}
+
+/**
+ * `--control-socket <runDir>/control.sock`, appended to every launch (a detached one from the extension, a
+ * CLI child): the trainer then serves controls through the run's socket, so a panel in any window can steer
+ * it, whoever started it. (The trainer falls back to a shorter path, named in control.path, for deep folders.)
+ */
+export function controlSocketArgs(runDir: string): string[] {
+  return ["--control-socket", join(runDir, RUN_FOLDER.control_socket)];
 }

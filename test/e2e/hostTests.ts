@@ -1,7 +1,8 @@
 // Runs the extension-host integration tests (host/index.ts) inside the real VS Code: the workbench is opened
 // with a `payload` naming extensionDevelopmentPath (this repository, built) and extensionTestsPath; the page
 // reports the end through window.codeAutomationExit and the console through window.codeAutomationLog.
-// Two sessions: a trusted workspace (commands, settings, a crashing trainer) and an untrusted one (trust on).
+// Two sessions: a trusted workspace (commands, settings, a crashing trainer, a configuration the trainer refuses,
+// run alerts) and an untrusted one (trust on).
 //   node dist-test/e2e/hostTests.js   (environment: see e2eEnv.ts; run.sh sets it)
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { startCodeServer } from "./codeServer";
 import { makeWorkspace, readE2eEnv, type E2eEnv } from "./e2eEnv";
 import type { HostTestConfig } from "./host/index";
 import { assert, StepRunner, waitUntil } from "./steps";
-import { launchBrowser, newWorkbenchPage, notifications, sideBarWebview } from "./workbench";
+import { launchBrowser, newWorkbenchPage, notifications, sideBarWebview, waitForNotification } from "./workbench";
 
 const FAILING_LINE = "e2e-fake-trainer: simulated failure 4711 (CUDA out of memory)";
 const HOST_TIMEOUT_MS = 300_000;
@@ -108,7 +109,48 @@ async function main(): Promise<number> {
         `if [ "$1" = "-c" ]; then exec "${env.python}" "$@"; fi\n` +
         `echo "e2e-fake-trainer: loading the model" >&2\necho "${FAILING_LINE}" >&2\nexit 1`,
     );
+    const refusedMarker = join(env.workDir, "refusing-python-checked");
+    const refusalReason = "config file e2e.hima.json: unknown key(s) learning_rate";
+    const refusingPython = script(
+      join(env.workDir, "refusing-python.sh"),
+      `# Like python for "python -c"; its --check refuses the configuration; as a trainer it fails.\n` +
+        `if [ "$1" = "-c" ]; then exec "${env.python}" "$@"; fi\n` +
+        `for a in "$@"; do if [ "$a" = "--check" ]; then touch "${refusedMarker}"; echo "hima: ${refusalReason}" >&2; exit 2; fi; done\n` +
+        `echo "e2e: the trainer started after its check refused" >&2\nexit 1`,
+    );
+    // The scripted fake trainer: 20 falling losses, a NaN (reported as hima.monitor does, and the run goes on),
+    // then a loss that runs away from its smoothed value.
+    const losses = [...Array.from({ length: 20 }, (_, i) => (4 - i * 0.1).toFixed(2)), "nan", "3", "2.1", "9", "9.5", "10"];
+    const alertPython = script(
+      join(env.workDir, "alert-python.sh"),
+      `if [ "$1" = "-c" ]; then exec "${env.python}" "$@"; fi\n` +
+        `FAKE_STEP_MS=100 FAKE_LOSSES=${losses.join(",")} exec "${process.execPath}" "${join(env.repo, "test", "fixtures", "fake-trainer.mjs")}" "$@"`,
+    );
     const crashChecks: UiChecks = {
+      refused: async (page) => {
+        await steps.step("the refusal is an error notification with the trainer's reason", async () => {
+          const text = await waitForNotification(page, new RegExp(refusalReason.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")), 30_000);
+          assert(/no run was started/.test(text), `the notification does not say that no run started: ${text}`);
+        }, { independent: true });
+      },
+      alerts: async (page) => {
+        await steps.step("a NaN loss and a diverging loss are one notification each; Show opens the panel", async () => {
+          await waitForNotification(page, /loss became NaN at step 21/, 30_000);
+          const divergence = await waitForNotification(page, /far above its smoothed value/, 30_000);
+          assert(/step 26/.test(divergence), `the divergence alert names the step: ${divergence}`);
+          const shown = await notifications(page);
+          assert(shown.filter((t) => /loss became NaN/.test(t)).length === 1 && shown.filter((t) => /far above/.test(t)).length === 1, `one notification per alert: ${shown.join(" | ")}`);
+          await steps.screenshot("host-alerts");
+          // The host test closed the side bar (no editor shows a webview now), so the one webview on screen after
+          // Show is the panel; its re-created iframe lacks the purpose=webviewView that sideBarWebview looks for.
+          const shownPanel = "iframe.webview.ready:visible";
+          assert(await page.locator(shownPanel).count() === 0, "the panel is still on screen before Show");
+          const item = page.locator(".notification-toast .notification-list-item", { hasText: "far above its smoothed value" });
+          await item.getByRole("button", { name: "Show" }).click();
+          await page.frameLocator(shownPanel).frameLocator("#active-frame").locator(".run-title").waitFor({ state: "visible", timeout: 30_000 });
+        }, { independent: true });
+      },
+
       crash: async (page) => {
         await steps.step("the crash notification shows the trainer's stderr tail", async () => {
           const text = await waitUntil("an error notification with the stderr tail", async () => {
@@ -127,10 +169,10 @@ async function main(): Promise<number> {
       },
     };
     const trusted = await steps.step("extension-host tests run in a trusted workspace", () =>
-      hostSession(env, browser, steps, "host-trusted", ws, { suite: "trusted", failingPython, failingLine: FAILING_LINE }, false, crashChecks),
+      hostSession(env, browser, steps, "host-trusted", ws, { suite: "trusted", failingPython, failingLine: FAILING_LINE, refusingPython, refusedMarker, refusalReason, alertPython }, false, crashChecks),
     );
     if (trusted) {
-      await reportHostResults(steps, trusted, 2);
+      await reportHostResults(steps, trusted, 4);
       await steps.screenshot("host-trusted-end");
       await trusted.stop();
       await trusted.page.context().close();

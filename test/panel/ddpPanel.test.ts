@@ -85,9 +85,9 @@ function reportedAllreduce(memory: EventOf<"memory">[]): number {
   return covering.ranks!.allreduce_bytes_per_step!;
 }
 
-/** Each chart's heading text (without its controls), by chart name. */
+/** Each shown chart's heading text (without its controls), by name (GPU charts are hidden: no NVML figures here). */
 async function chartTitles(panel: PanelPage): Promise<Record<string, string>> {
-  return Object.fromEntries(await panel.page.$$eval(".chart", (els) => els.map((e) => [(e as HTMLElement).dataset.chart, e.querySelector("h3 > span")!.textContent])));
+  return Object.fromEntries(await panel.page.$$eval(".chart:not([hidden])", (els) => els.map((e) => [(e as HTMLElement).dataset.chart, e.querySelector("h3 > span")!.textContent])));
 }
 
 for (const rec of RECORDINGS) {

@@ -18,6 +18,8 @@ export interface SyntheticRunOptions {
   seed?: number;
   /** Emit a final `done` event. */
   done?: boolean;
+  /** Memory events carry NVML figures (`gpu`), as on a CUDA machine with nvidia-ml-py. */
+  gpu?: boolean;
 }
 
 
@@ -110,6 +112,7 @@ export function* syntheticEvents(o: SyntheticRunOptions): Generator<Event> {
         optimizer_state_bytes: { total: Math.round(h + w), hot: h, warm: Math.round(w), cold: 0 },
         full_optimizer_state_bytes: 8 * nParams, evicted_bytes: stateBytes("cold"),
         allocated_bytes: Math.round(allocated), peak_bytes: Math.round(allocated * 1.3), rss_bytes: 3_000_000_000,
+        ...(o.gpu ? { gpu: { utilization_percent: Math.min(100, 80 + 20 * rand()), power_w: 300 + 50 * rand(), temperature_c: 60 + step / 100 } } : {}),
       };
     }
     if (step % evalEvery === 0) yield { v: 1, type: "eval", step, val_loss: 2.9 + 8 * Math.exp(-step / 3000) };

@@ -2,26 +2,15 @@
 // runs through runCli with the scripted fake trainer standing in for Python.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../../src/cli/runCli";
 import { formatProgress, ProgressBar } from "../../src/cli/progress";
 import { formatSummary } from "../../src/cli/summary";
 import type { EventOf } from "../../protocol/protocol.generated";
 import type { TrainerExit } from "../../src/run/TrainerHandle";
-import { FAKE_TRAINER, tempDir, writeSyntheticTokens } from "../fixtures/runHelpers";
-import { memoryIO } from "./cliHelpers";
-
-/** A workspace with token files and a `python` that is really the fake trainer. */
-function fakeWorkspace(): { cwd: string; python: string } {
-  const cwd = tempDir("hima-cli-");
-  mkdirSync(join(cwd, "data"));
-  writeSyntheticTokens(join(cwd, "data"), { nTrain: 1000, nVal: 200 });
-  const python = join(cwd, "fake-python");
-  writeFileSync(python, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_TRAINER}" "$@"\n`);
-  chmodSync(python, 0o755);
-  return { cwd, python };
-}
+import { tempDir } from "../fixtures/runHelpers";
+import { fakeWorkspace, memoryIO } from "./cliHelpers";
 
 const counts = { hot: { tensors: 3, elements: 300 }, warm: { tensors: 2, elements: 200 }, cold: { tensors: 5, elements: 500 } };
 

@@ -155,7 +155,7 @@ class RunMonitor:
         """An `eval` event: the validation loss at ``step`` (default: the steps done)."""
         value = float(val_loss)
         if not math.isfinite(value):
-            self._events().emit("error", message=f"validation loss became {value} at step {self.step_count}", fatal=False, rank=None)
+            self._events().emit("error", message=f"validation loss became {value} at step {self.step_count}", fatal=False, rank=None, cause="non_finite_loss")
             return
         self.last_val_loss = value
         self._events().emit("eval", step=self.step_count if step is None else int(step), val_loss=value)
@@ -244,7 +244,7 @@ class RunMonitor:
             self._events().emit("step", step=self.step_count, loss=value, lr=self._lr(lr),
                                 step_time_ms=1000.0 * elapsed / steps, tokens_per_s=self._tokens / elapsed)
         else:  # JSON has no NaN: the panel learns of it as an error line, and the loop decides what to do
-            self._events().emit("error", message=f"loss became {value} at step {self.step_count}", fatal=False, rank=None)
+            self._events().emit("error", message=f"loss became {value} at step {self.step_count}", fatal=False, rank=None, cause="non_finite_loss")
         self._interval_start, self._interval_steps, self._tokens = time.perf_counter(), 0, 0
         self._loss_sum, self._losses = 0.0, 0
 

@@ -259,6 +259,7 @@ def test_non_finite_loss_is_an_error_line_not_a_step(tmp_path):
     assert [e["loss"] for e in events if e["type"] == "step"] == [1.5]
     error = next(e for e in events if e["type"] == "error")
     assert not error["fatal"] and "loss became nan at step 2" in error["message"]
+    assert error["cause"] == "non_finite_loss"  # what the panel's and the CLI's NaN alert read
     assert events[-1]["summary"]["last_val_loss"] == 1.25
     assert json.loads((out / RUN_FOLDER["trainer_record"]).read_text())["control_socket"] is None
 

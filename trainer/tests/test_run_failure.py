@@ -19,6 +19,7 @@ def test_a_diverging_run_reports_its_own_wall_time(token_dir, tmp_path):
     events = events_of(proc.stdout)
     error, done = events[-2], events[-1]
     assert error["type"] == "error" and error["fatal"] and "loss became nan" in error["message"]
+    assert error["cause"] == "non_finite_loss"
     assert done["type"] == "done" and done["reason"] == "error"
     assert f"loss became nan at step {done['step']};" in error["message"]
     # The time since the run started, not since the machine booted (it once read 5014 s after 10 steps).

@@ -18,6 +18,13 @@ export interface HostTestConfig {
   /** A script that leaves this file behind when it is ever executed (untrusted suite). */
   markerFile?: string;
   markerPython?: string;
+  /** A fake interpreter whose `--check` refuses the configuration (and leaves refusedMarker); as a trainer it fails. */
+  refusingPython?: string;
+  refusedMarker?: string;
+  /** The reason it gives, which the user must get to see. */
+  refusalReason?: string;
+  /** A fake interpreter that runs the scripted fake trainer with a NaN, then a run-away loss. */
+  alertPython?: string;
 }
 
 interface Result {
@@ -139,6 +146,43 @@ function trustedSuite(cfg: HostTestConfig): Array<[string, () => Promise<void>]>
         // What the user sees (the notification, the panel's crash report) is checked from the browser by the
         // driver, while this extension host is still alive to show it.
         await awaitUiCheck("crash");
+      },
+    ],
+    [
+      "a configuration the trainer refuses (its --check) is an error message, and no run folder is made",
+      async () => {
+        check(cfg.refusingPython && cfg.refusedMarker, "e2e-host.json lacks refusingPython/refusedMarker");
+        const hima = vscode.workspace.getConfiguration("hima");
+        await hima.update("pythonPath", cfg.refusingPython, vscode.ConfigurationTarget.Global);
+        await hima.update("runsFolder", "refused-runs", vscode.ConfigurationTarget.Workspace);
+        await runAcceptingDefaults("hima.startTraining", 1);
+        await until("the trainer's --check", () => (existsSync(cfg.refusedMarker!) ? true : undefined), 60_000);
+        await sleep(3000);
+        const runs = join(ws, "refused-runs");
+        check(!existsSync(runs), `a run folder was made after the refusal: ${existsSync(runs) ? readdirSync(runs).join(", ") : ""}`);
+        await awaitUiCheck("refused");
+      },
+    ],
+    [
+      "alerts: a NaN loss and a diverging loss are notifications (once each) whose Show opens the panel",
+      async () => {
+        check(cfg.alertPython, "e2e-host.json lacks alertPython");
+        const hima = vscode.workspace.getConfiguration("hima");
+        await hima.update("pythonPath", cfg.alertPython, vscode.ConfigurationTarget.Global);
+        await hima.update("runsFolder", "alert-runs", vscode.ConfigurationTarget.Workspace);
+        await hima.update("maxSteps", 300, vscode.ConfigurationTarget.Workspace);
+        await runAcceptingDefaults("hima.startTraining", 1);
+        const runs = join(ws, "alert-runs");
+        const runId = await until("a run folder under alert-runs", () => (existsSync(runs) ? readdirSync(runs)[0] : undefined), 60_000);
+        const log = join(runs, runId, "events.jsonl");
+        const steps = () => readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; step?: number });
+        await until("step 30 in events.jsonl", () => (existsSync(log) && steps().some((e) => e.type === "step" && (e.step ?? 0) >= 30) ? true : undefined), 120_000);
+        // The panel out of sight, so that the driver sees the notification's Show bring it back.
+        await vscode.commands.executeCommand("workbench.action.closeSidebar");
+        await awaitUiCheck("alerts");
+        await until("the run's done", () => (steps().some((e) => e.type === "done") ? true : undefined), 120_000);
+        await hima.update("maxSteps", undefined, vscode.ConfigurationTarget.Workspace);
+        await hima.update("runsFolder", undefined, vscode.ConfigurationTarget.Workspace);
       },
     ],
   ];

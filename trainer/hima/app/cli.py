@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", help="checkpoint file, checkpoints/ folder or run folder to continue from")
     train.add_argument("--quiet-stdout", action="store_true", help="write events only to <out>/events.jsonl")
     train.add_argument("--control-socket", help="also read control lines from a Unix socket at this path (e.g. <out>/control.sock)")
+    train.add_argument("--check", action="store_true", help="check the flags, config file, data folder and HiMA settings, "
+                       "then exit (0: fine; 2: the problem on stderr) without creating the run folder or the model")
     return parser
 
 
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="hima: %(message)s")
     args = build_parser().parse_args(argv)
-    from .train import Trainer
+    from .train import Trainer, check_config
 
     # Before anything slow: a Stop pressed while the model builds or the ranks meet ends the run with `done`,
     # not with Python's default death by SIGTERM (exit 143, which reads as a failed run).
@@ -161,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(file_values, _flag_values(args))
         if cfg.run_id is None:
             cfg.run_id = _default_run_id(cfg.out)
+        if args.check:  # launchers ask this before they make the run folder (src/run/configCheck.ts)
+            check_config(cfg)
+            log.info("configuration ok: preset %s, method %s, %d steps, data %s", cfg.preset, cfg.method, cfg.max_steps, cfg.data)
+            return 0
         # Read before the run folder is made: a missing or damaged base leaves nothing behind.
         base = load_base(cfg.init_from) if cfg.init_from and resume is None else None
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -219,6 +225,8 @@ def _failure_message(error: Exception, trainer) -> str:
 
 
 def _train(trainer, events: EventWriter, cfg) -> int:
+    from .train import NonFiniteLoss
+
     log.info("run %s: %s, method %s, %d steps from step %d, device %s -> %s",
              cfg.run_id, cfg.preset, cfg.method, cfg.max_steps, trainer.step, trainer.device, cfg.out)
     try:
@@ -228,7 +236,8 @@ def _train(trainer, events: EventWriter, cfg) -> int:
             log.error("%s", e)  # the message says it all; a traceback would bury it
         else:
             log.exception("training failed")
-        events.try_emit("error", message=_failure_message(e, trainer), fatal=True, rank=None)
+        cause = {"cause": "non_finite_loss"} if isinstance(e, NonFiniteLoss) else {}
+        events.try_emit("error", message=_failure_message(e, trainer), fatal=True, rank=None, **cause)
         try:
             trainer.emit_done("error")  # wall time since the run started, not since boot
         except Exception:

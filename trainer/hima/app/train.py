@@ -83,6 +83,22 @@ def _finite_score(score) -> float:
     return score if math.isfinite(score) and score > 0 else 0.0
 
 
+class NonFiniteLoss(FloatingPointError):
+    """The training loss became NaN or infinite; its error event carries cause non_finite_loss."""
+
+
+def token_batches(cfg: TrainConfig) -> TokenBatches:
+    """The run's batches: its data folder read and checked as training reads it (DataError names a bad file)."""
+    return TokenBatches(cfg.data, cfg.batch_size, cfg.block_size or MODEL_PRESETS[cfg.preset]["block_size"], cfg.seed, cfg.data_order)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """`--check`: what resolve_config cannot see without the data and the engine, checked without making the
+    run folder or the model: the token files, and the HiMA settings (raises DataError or ValueError)."""
+    token_batches(cfg)
+    HiMAConfig(**engine_settings(cfg)).validate()
+
+
 class Trainer:
     def __init__(
         self, cfg: TrainConfig, events: EventWriter, controls: ControlReader | None, resume: dict | None = None,
@@ -118,7 +134,7 @@ class Trainer:
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.batches = TokenBatches(cfg.data, cfg.batch_size, cfg.block_size or MODEL_PRESETS[cfg.preset]["block_size"], cfg.seed, cfg.data_order)
+        self.batches = token_batches(cfg)
         self.model_config = gpt_config(cfg.preset, self.batches.meta.vocab_size, self.batches.block_size)
         self.model = GPT(self.model_config).to(self.device)
         self.base = base.describe() if base is not None else None  # what `hello` records as the run's base
@@ -382,7 +398,7 @@ class Trainer:
         total = loss_sum if self.dist is None else self.dist.mean(loss_sum)
         mean_loss = float(total.item()) / steps  # the one device sync per interval
         if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
+            raise NonFiniteLoss(f"loss became {mean_loss} at step {self.step}; lower the learning rate")
         elapsed = max(1e-9, elapsed)
         self.first_loss = mean_loss if self.first_loss is None else self.first_loss
         self.last_loss = mean_loss
