@@ -80,12 +80,15 @@ class HostShard:
     stride: tuple[int, ...]
 
     def to(self, device: torch.device) -> torch.Tensor:
-        return DTensor.from_local(self.data.to(device), self.mesh, self.placements, run_check=False, shape=self.shape, stride=self.stride)
+        return self._dtensor(self.data.to(device))
 
     def as_dtensor(self) -> torch.Tensor:
         """The shard as a DTensor whose local part stays in host memory: for ``torch.distributed.checkpoint``,
         which writes each rank's shard with its global offsets (no device copy is made)."""
-        return DTensor.from_local(self.data, self.mesh, self.placements, run_check=False, shape=self.shape, stride=self.stride)
+        return self._dtensor(self.data)
+
+    def _dtensor(self, part: torch.Tensor) -> torch.Tensor:
+        return DTensor.from_local(part, self.mesh, self.placements, run_check=False, shape=self.shape, stride=self.stride)
 
 
 def to_host(t: torch.Tensor) -> torch.Tensor | HostShard:

@@ -115,20 +115,17 @@ class TrainConfig:
 # re-run +0.08), Medium +0.04; whole run 1.05-1.07x (Medium 1.09-1.10x). The tiny CPU preset keeps the
 # dataclass defaults (three tiers from the first re-tier), so the demo shows every tier within its 300 steps.
 GPU_RECIPE = {"hot": 0.5, "warm": 0.5, "ramp_start": 0.5, "ramp_end": 0.95}
-PRESET_MEDIUM = {
-    "max_steps": 5000, "batch_size": 16, "lr": 3e-4, "min_lr": 3e-5, "warmup_steps": 200,
+_GPU_PRESET = {  # what the GPU presets share; each adds its learning rate
+    "max_steps": 5000, "batch_size": 16, "warmup_steps": 200,
     "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
     "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential", **GPU_RECIPE,
 }
+PRESET_MEDIUM = {**_GPU_PRESET, "lr": 3e-4, "min_lr": 3e-5}
 
 # Training defaults per preset (the model architecture itself lives in model.MODEL_PRESETS).
 PRESET_DEFAULTS: dict[str, dict] = {
     "tiny": {},  # the dataclass defaults are the CPU demo's
-    "small": {
-        "max_steps": 5000, "batch_size": 16, "lr": 6e-4, "min_lr": 6e-5, "warmup_steps": 200,
-        "eval_every": 250, "eval_batches": 20, "checkpoint_every": 1000, "log_every": 10,
-        "memory_every": 50, "retier_every": 100, "first_retier": 100, "data_order": "sequential", **GPU_RECIPE,
-    },
+    "small": {**_GPU_PRESET, "lr": 6e-4, "min_lr": 6e-5},
     "medium": PRESET_MEDIUM,
     # The larger shapes (bench/scale_suite.py): medium's schedule at a lower learning rate.
     **{name: {**PRESET_MEDIUM, "batch_size": 8, "lr": 2e-4, "min_lr": 2e-5} for name in ("large", "xl", "2b7", "6b7")},
